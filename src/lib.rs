@@ -1,0 +1,17 @@
+//! cqcfab: the production backend that personalises, posts and takes back the French driver
+//! qualification card (CQC).
+//!
+//! Layout: `domain` (pure rules), `intake` (portal requests in), `store` (SQLite/PostgreSQL,
+//! job queue, audit trail, outbox), `service` (HTTP), `cli` (the binary's commands), `bench`
+//! (measurements), `synthetic` (generated faces, signatures and requests for tests and demos).
+#![forbid(unsafe_code)]
+
+pub mod bench;
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod domain;
+pub mod intake;
+pub mod service;
+pub mod store;
+pub mod synthetic;
