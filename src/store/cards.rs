@@ -1,0 +1,183 @@
+//! Card records: one per accepted request, with the data printed and encoded on it.
+
+use super::{Store, StoreError, Tx};
+
+/// A card row to insert.
+#[derive(Debug, Clone)]
+pub struct NewCard {
+    pub card_number: String,
+    pub holder_number: i64,
+    pub request_id: String,
+    pub kind: String,
+    pub state: String,
+    pub issue_date: String,
+    pub expiry_date: String,
+    pub expected_expiry: Option<String>,
+    pub previous_card_number: Option<String>,
+    pub surname: String,
+    pub given_names: String,
+    pub birth_date: String,
+    pub birth_place: String,
+    pub licence_number: String,
+    /// JSON array of categories in card order.
+    pub categories: String,
+    /// JSON array of the NF Z10-011 lines.
+    pub address_lines: String,
+    pub postcode: String,
+    pub country: String,
+}
+
+/// A stored card.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct CardRecord {
+    pub id: i64,
+    pub card_number: String,
+    pub holder_number: i64,
+    pub request_id: String,
+    pub kind: String,
+    pub state: String,
+    pub version: i64,
+    pub issue_date: String,
+    pub expiry_date: String,
+    pub expected_expiry: Option<String>,
+    pub previous_card_number: Option<String>,
+    pub surname: Option<String>,
+    pub given_names: Option<String>,
+    pub birth_date: Option<String>,
+    pub birth_place: Option<String>,
+    pub licence_number: Option<String>,
+    pub categories: String,
+    pub address_lines: Option<String>,
+    pub postcode: Option<String>,
+    pub country: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// The card columns, followed by a literal `WHERE` clause.
+macro_rules! select_card {
+    ($tail:literal) => {
+        concat!(
+            "SELECT id, card_number, holder_number, request_id, kind, state, version, issue_date, ",
+            "expiry_date, expected_expiry, previous_card_number, surname, given_names, birth_date, birth_place, ",
+            "licence_number, categories, address_lines, postcode, country, created_at, updated_at FROM cards ",
+            $tail
+        )
+    };
+}
+
+/// Inserts a card; returns its id.
+pub async fn insert(tx: &mut Tx, now: i64, card: &NewCard) -> Result<i64, StoreError> {
+    on_tx!(tx, |c, pg| {
+        let (id,): (i64,) = sqlx::query_as(
+            "INSERT INTO cards (card_number, holder_number, request_id, kind, state, version, issue_date, expiry_date, \
+             expected_expiry, previous_card_number, surname, given_names, birth_date, birth_place, licence_number, \
+             categories, address_lines, postcode, country, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, 1, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $19) \
+             RETURNING id",
+        )
+        .bind(&card.card_number)
+        .bind(card.holder_number)
+        .bind(&card.request_id)
+        .bind(&card.kind)
+        .bind(&card.state)
+        .bind(&card.issue_date)
+        .bind(&card.expiry_date)
+        .bind(card.expected_expiry.as_deref())
+        .bind(card.previous_card_number.as_deref())
+        .bind(&card.surname)
+        .bind(&card.given_names)
+        .bind(&card.birth_date)
+        .bind(&card.birth_place)
+        .bind(&card.licence_number)
+        .bind(&card.categories)
+        .bind(&card.address_lines)
+        .bind(&card.postcode)
+        .bind(&card.country)
+        .bind(now)
+        .fetch_one(&mut *c)
+        .await?;
+        Ok(id)
+    })
+}
+
+/// The card with this number, read inside `tx` (to decide on a renewal or replacement).
+pub async fn by_number_in(
+    tx: &mut Tx,
+    card_number: &str,
+) -> Result<Option<CardRecord>, StoreError> {
+    on_tx!(tx, |c, pg| {
+        Ok(sqlx::query_as(select_card!("WHERE card_number = $1"))
+            .bind(card_number)
+            .fetch_optional(&mut *c)
+            .await?)
+    })
+}
+
+/// Moves a card to `to` if it is still at `version` (optimistic concurrency: two workers
+/// racing on the same card cannot both win). Returns false when someone else moved it first.
+pub async fn set_state(
+    tx: &mut Tx,
+    now: i64,
+    card_id: i64,
+    version: i64,
+    to: &str,
+) -> Result<bool, StoreError> {
+    on_tx!(tx, |c, pg| {
+        let n = sqlx::query(
+            "UPDATE cards SET state = $1, version = version + 1, updated_at = $2 WHERE id = $3 AND version = $4",
+        )
+        .bind(to)
+        .bind(now)
+        .bind(card_id)
+        .bind(version)
+        .execute(&mut *c)
+        .await?
+        .rows_affected();
+        Ok(n == 1)
+    })
+}
+
+impl Store {
+    pub async fn card_by_request(
+        &self,
+        request_id: &str,
+    ) -> Result<Option<CardRecord>, StoreError> {
+        Ok(on_read!(self, |p, pg| {
+            sqlx::query_as(select_card!("WHERE request_id = $1"))
+                .bind(request_id)
+                .fetch_optional(p)
+                .await?
+        }))
+    }
+
+    pub async fn card_by_number(
+        &self,
+        card_number: &str,
+    ) -> Result<Option<CardRecord>, StoreError> {
+        Ok(on_read!(self, |p, pg| {
+            sqlx::query_as(select_card!("WHERE card_number = $1"))
+                .bind(card_number)
+                .fetch_optional(p)
+                .await?
+        }))
+    }
+
+    /// Number of cards in each state.
+    pub async fn card_counts(&self) -> Result<Vec<(String, i64)>, StoreError> {
+        Ok(on_read!(self, |p, pg| {
+            sqlx::query_as("SELECT state, COUNT(*) FROM cards GROUP BY state ORDER BY state")
+                .fetch_all(p)
+                .await?
+        }))
+    }
+
+    pub async fn card_count(&self) -> Result<i64, StoreError> {
+        let (n,): (i64,) = on_read!(self, |p, pg| {
+            sqlx::query_as("SELECT COUNT(*) FROM cards")
+                .fetch_one(p)
+                .await?
+        });
+        Ok(n)
+    }
+}
