@@ -1,0 +1,191 @@
+//! Configuration: built-in defaults, then a TOML file, then environment variables, then flags.
+//!
+//! Flags and environment variables are read by clap (each flag names its variable in
+//! `--help`); this module merges them over the file. Secrets (the portal token, database
+//! passwords inside URLs) are never printed: [`Config::describe`] redacts them.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use thiserror::Error;
+
+use crate::store::Location;
+
+/// The data folder when nothing says otherwise.
+pub const DEFAULT_DATA_DIR: &str = "./cqcfab-data";
+/// The file read when `--config` is not given, if it exists.
+pub const DEFAULT_CONFIG_FILE: &str = "cqcfab.toml";
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+
+/// The file's shape. Every key is optional.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    pub data_dir: Option<PathBuf>,
+    pub database_url: Option<String>,
+    pub listen: Option<String>,
+    pub portal_token: Option<String>,
+    pub log: Option<String>,
+}
+
+/// Values that came from flags or environment variables (clap fills these).
+#[derive(Debug, Default, Clone)]
+pub struct Overrides {
+    pub config: Option<PathBuf>,
+    pub data_dir: Option<PathBuf>,
+    pub database_url: Option<String>,
+    pub listen: Option<String>,
+    pub portal_token: Option<String>,
+    pub log: Option<String>,
+}
+
+/// The merged configuration.
+#[derive(Clone)]
+pub struct Config {
+    pub data_dir: PathBuf,
+    pub database_url: Option<String>,
+    pub listen: SocketAddr,
+    pub portal_token: Option<String>,
+    pub log: String,
+    /// The file that was read, if any.
+    pub source: Option<PathBuf>,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.describe())
+    }
+}
+
+#[derive(Debug, Error)]
+pub enum ConfigError {
+    #[error("cannot read the configuration file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("the configuration file {path} is not valid: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("listen address {value:?} is not ADDRESS:PORT (e.g. 127.0.0.1:8080)")]
+    Listen { value: String },
+}
+
+impl Config {
+    /// Loads the file (the one given, or `./cqcfab.toml` when present) and applies overrides.
+    pub fn load(o: &Overrides) -> Result<Config, ConfigError> {
+        let (file, source) = match &o.config {
+            Some(path) => (read_file(path)?, Some(path.clone())),
+            None if Path::new(DEFAULT_CONFIG_FILE).is_file() => {
+                let p = PathBuf::from(DEFAULT_CONFIG_FILE);
+                (read_file(&p)?, Some(p))
+            }
+            None => (FileConfig::default(), None),
+        };
+        let listen_text = o
+            .listen
+            .clone()
+            .or(file.listen)
+            .unwrap_or_else(|| DEFAULT_LISTEN.to_string());
+        let listen = listen_text
+            .parse()
+            .map_err(|_| ConfigError::Listen { value: listen_text })?;
+        Ok(Config {
+            data_dir: o
+                .data_dir
+                .clone()
+                .or(file.data_dir)
+                .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR)),
+            database_url: o
+                .database_url
+                .clone()
+                .or(file.database_url)
+                .filter(|u| !u.trim().is_empty()),
+            listen,
+            portal_token: o
+                .portal_token
+                .clone()
+                .or(file.portal_token)
+                .filter(|t| !t.is_empty()),
+            log: o
+                .log
+                .clone()
+                .or(file.log)
+                .unwrap_or_else(|| "info".to_string()),
+            source,
+        })
+    }
+
+    pub fn location(&self) -> Location {
+        Location::resolve(&self.data_dir, self.database_url.as_deref())
+    }
+
+    /// One line per setting, secrets redacted.
+    pub fn describe(&self) -> String {
+        format!(
+            "config file: {}\ndata folder: {}\ndatabase: {}\nlisten: {}\nportal token: {}",
+            self.source
+                .as_ref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_else(|| "(none)".into()),
+            self.data_dir.display(),
+            self.location().describe(),
+            self.listen,
+            if self.portal_token.is_some() {
+                "set"
+            } else {
+                "not set"
+            },
+        )
+    }
+}
+
+fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    toml::from_str(&text).map_err(|e| ConfigError::Parse {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn overrides_win_over_the_file_and_the_file_over_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("c.toml");
+        std::fs::write(
+            &file,
+            "data_dir = \"/from/file\"\nlisten = \"0.0.0.0:9000\"\nportal_token = \"t\"\n",
+        )
+        .unwrap();
+        let c = Config::load(&Overrides {
+            config: Some(file.clone()),
+            data_dir: Some("/from/flag".into()),
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(c.data_dir, PathBuf::from("/from/flag"));
+        assert_eq!(c.listen.port(), 9000);
+        assert_eq!(c.portal_token.as_deref(), Some("t"));
+        assert!(!c.describe().contains("\"t\""));
+    }
+
+    #[test]
+    fn an_unknown_key_in_the_file_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("c.toml");
+        std::fs::write(&file, "data_dri = \"x\"\n").unwrap();
+        let e = Config::load(&Overrides {
+            config: Some(file),
+            ..Default::default()
+        })
+        .unwrap_err();
+        assert!(e.to_string().contains("data_dri"), "{e}");
+    }
+}
