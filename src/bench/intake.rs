@@ -1,0 +1,169 @@
+//! Intake throughput through HTTP: the real server on loopback, `clients` concurrent
+//! keep-alive connections, every request fully validated (pictures decoded) and stored.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use axum::body::Bytes;
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use http_body_util::{BodyExt, Full};
+use hyper::Request;
+use hyper_util::rt::TokioIo;
+use serde_json::Value;
+use thiserror::Error;
+
+use super::{Percentiles, Row};
+use crate::service::{AppState, Token};
+use crate::store::Store;
+
+const TOKEN: &str = "bench-portal-token";
+
+#[derive(Debug, Error)]
+pub enum BenchError {
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    #[error("cannot build the request bodies: {0}")]
+    Fixture(String),
+    #[error("http: {0}")]
+    Http(String),
+    #[error("request {index} answered {status}: {body}")]
+    Refused {
+        index: usize,
+        status: u16,
+        body: String,
+    },
+}
+
+/// Request bodies with distinct ids and realistic pictures (`photos` different 30-60 KB
+/// JPEGs at 413 x 531, reused round-robin), built before the clock starts.
+pub fn bodies(n: usize, photos: usize, run: &str) -> Result<Vec<Bytes>, BenchError> {
+    let pictures: Vec<String> = (0..photos.max(1))
+        .map(|i| {
+            let face = crate::synthetic::portrait(1_000 + i as u64, 413, 531);
+            crate::synthetic::jpeg_within(&face, 30_000, 60_000)
+                .map(|jpeg| STANDARD.encode(jpeg))
+                .map_err(|e| BenchError::Fixture(e.to_string()))
+        })
+        .collect::<Result<_, _>>()?;
+    // First issues only: a renewal template reused under new ids would renew one card twice.
+    let templates: Vec<Value> = crate::synthetic::embedded::valid_requests()
+        .into_iter()
+        .filter(|r| r["kind"] == "first_issue")
+        .collect();
+    if templates.is_empty() {
+        return Err(BenchError::Fixture(
+            "no first-issue fixture embedded".into(),
+        ));
+    }
+    Ok((0..n)
+        .map(|i| {
+            let mut v: Value = templates[i % templates.len()].clone();
+            v["request_id"] = Value::String(format!("BENCH-{run}-{i:07}"));
+            v["photo"] = Value::String(pictures[i % pictures.len()].clone());
+            Bytes::from(v.to_string())
+        })
+        .collect())
+}
+
+/// Serves `store` on a loopback port and posts every body with `clients` connections.
+pub async fn run(
+    store: &Store,
+    backend: &str,
+    bodies: Vec<Bytes>,
+    clients: usize,
+) -> Result<Row, BenchError> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let state = AppState::new(store.clone(), Some(Token::new(TOKEN)));
+    let server = tokio::spawn(crate::service::serve(listener, state, async {
+        let _ = stop_rx.await;
+    }));
+    let bodies = Arc::new(bodies);
+    let next = Arc::new(AtomicUsize::new(0));
+    let started = Instant::now();
+    let mut handles = Vec::new();
+    for _ in 0..clients {
+        let bodies = bodies.clone();
+        let next = next.clone();
+        handles.push(tokio::spawn(
+            async move { client(addr, bodies, next).await },
+        ));
+    }
+    let mut samples = Vec::new();
+    let mut first_error = None;
+    for h in handles {
+        match h.await {
+            Ok(Ok(s)) => samples.extend(s),
+            Ok(Err(e)) => first_error = first_error.or(Some(e)),
+            Err(e) => first_error = first_error.or(Some(BenchError::Http(e.to_string()))),
+        }
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    let _ = stop_tx.send(());
+    let _ = server.await;
+    if let Some(e) = first_error {
+        return Err(e);
+    }
+    Ok(Row {
+        stage: format!("intake HTTP ({clients} clients)"),
+        backend: backend.to_string(),
+        count: bodies.len(),
+        seconds,
+        per_second: bodies.len() as f64 / seconds,
+        latency: Percentiles::of(&mut samples),
+        goal: if backend.starts_with("SQLite") {
+            ">= 1000/s"
+        } else {
+            ">= 500/s"
+        }
+        .to_string(),
+    })
+}
+
+async fn client(
+    addr: std::net::SocketAddr,
+    bodies: Arc<Vec<Bytes>>,
+    next: Arc<AtomicUsize>,
+) -> Result<Vec<Duration>, BenchError> {
+    let stream = tokio::net::TcpStream::connect(addr).await?;
+    stream.set_nodelay(true)?;
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .map_err(|e| BenchError::Http(e.to_string()))?;
+    tokio::spawn(conn);
+    let mut samples = Vec::new();
+    loop {
+        let i = next.fetch_add(1, Ordering::Relaxed);
+        let Some(body) = bodies.get(i) else {
+            return Ok(samples);
+        };
+        let req = Request::post("/v1/requests")
+            .header("content-type", "application/json")
+            .header("authorization", format!("Bearer {TOKEN}"))
+            .body(Full::new(body.clone()))
+            .map_err(|e| BenchError::Http(e.to_string()))?;
+        let t = Instant::now();
+        let resp = sender
+            .send_request(req)
+            .await
+            .map_err(|e| BenchError::Http(e.to_string()))?;
+        let status = resp.status().as_u16();
+        let answer = resp
+            .into_body()
+            .collect()
+            .await
+            .map_err(|e| BenchError::Http(e.to_string()))?
+            .to_bytes();
+        samples.push(t.elapsed());
+        if status != 201 {
+            return Err(BenchError::Refused {
+                index: i,
+                status,
+                body: String::from_utf8_lossy(&answer).chars().take(400).collect(),
+            });
+        }
+    }
+}

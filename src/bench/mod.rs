@@ -1,0 +1,81 @@
+//! Benchmarks behind `cqcfab bench`: each measures one stage on a fresh store and returns
+//! figures that the CLI prints as a table (and that docs/performance.md records).
+
+pub mod claims;
+pub mod intake;
+
+use std::time::Duration;
+
+/// Latency percentiles of a sample.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Percentiles {
+    pub p50: Duration,
+    pub p90: Duration,
+    pub p99: Duration,
+    pub max: Duration,
+}
+
+impl Percentiles {
+    pub fn of(samples: &mut [Duration]) -> Percentiles {
+        if samples.is_empty() {
+            return Percentiles::default();
+        }
+        samples.sort_unstable();
+        let at = |q: f64| samples[((samples.len() as f64 - 1.0) * q).round() as usize];
+        Percentiles {
+            p50: at(0.50),
+            p90: at(0.90),
+            p99: at(0.99),
+            max: samples[samples.len() - 1],
+        }
+    }
+}
+
+/// One row of the result table.
+#[derive(Debug, Clone)]
+pub struct Row {
+    pub stage: String,
+    pub backend: String,
+    pub count: usize,
+    pub seconds: f64,
+    pub per_second: f64,
+    pub latency: Percentiles,
+    pub goal: String,
+}
+
+/// Renders rows as a Markdown table (what docs/performance.md holds).
+pub fn table(rows: &[Row]) -> String {
+    let mut out = String::from(
+        "| stage | backend | n | seconds | per second | p50 ms | p99 ms | max ms | goal |\n|---|---|---:|---:|---:|---:|---:|---:|---|\n",
+    );
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    for r in rows {
+        out.push_str(&format!(
+            "| {} | {} | {} | {:.2} | {:.0} | {:.2} | {:.2} | {:.2} | {} |\n",
+            r.stage,
+            r.backend,
+            r.count,
+            r.seconds,
+            r.per_second,
+            ms(r.latency.p50),
+            ms(r.latency.p99),
+            ms(r.latency.max),
+            r.goal
+        ));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentiles_pick_the_right_samples() {
+        let mut s: Vec<Duration> = (1..=100).map(Duration::from_millis).collect();
+        let p = Percentiles::of(&mut s);
+        assert_eq!(p.p50, Duration::from_millis(51));
+        assert_eq!(p.p99, Duration::from_millis(99));
+        assert_eq!(p.max, Duration::from_millis(100));
+    }
+}
