@@ -1,0 +1,264 @@
+//! The binary, driven as an operator would: import with bad lines, an import killed with
+//! SIGKILL and run again, `audit verify` on a tampered database, the demo.
+
+mod common;
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use common::TestDb;
+use cqcfab::clock::Clock;
+use cqcfab::store::Tx;
+use serde_json::Value;
+
+fn cqcfab(args: &[String]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_cqcfab"))
+        .args(args)
+        .env_remove("CQCFAB_CONFIG")
+        .output()
+        .expect("run cqcfab")
+}
+
+fn args(db: &TestDb, rest: &[&str]) -> Vec<String> {
+    let mut a = db.cli_args();
+    a.extend(rest.iter().map(|s| s.to_string()));
+    a
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+on_both_backends!(Clock::System;
+    an_import_takes_the_good_lines_and_names_the_bad_ones,
+    an_import_killed_midway_and_run_again_takes_every_request_once,
+    audit_verify_fails_on_a_tampered_database,
+);
+
+async fn an_import_takes_the_good_lines_and_names_the_bad_ones(db: &TestDb) {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("batch.jsonl");
+    let fixtures = common::valid_fixtures();
+    let mut f = std::fs::File::create(&file).unwrap();
+    let mut bad = fixtures[3].clone();
+    bad["holder"]["birth_date"] = Value::String("1984-02-30".into());
+    let lines = [
+        serde_json::to_string(&fixtures[0]).unwrap(),
+        serde_json::to_string(&fixtures[1]).unwrap(),
+        "{\"request_id\": \"BROKEN\", ".to_string(),
+        serde_json::to_string(&fixtures[2]).unwrap(),
+        serde_json::to_string(&bad).unwrap(),
+        serde_json::to_string(&fixtures[4]).unwrap(),
+    ];
+    for l in &lines {
+        writeln!(f, "{l}").unwrap();
+    }
+    drop(f);
+    let out = cqcfab(&args(db, &["import", file.to_str().unwrap()]));
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{t}");
+    assert!(
+        t.contains("6 line(s): 4 new, 0 already present, 2 rejected"),
+        "{t}"
+    );
+    assert!(t.contains("line 3 (?): $:"), "{t}");
+    assert!(
+        t.contains(&format!(
+            "line 5 ({}): holder.birth_date:",
+            bad["request_id"].as_str().unwrap()
+        )),
+        "{t}"
+    );
+    assert!(t.contains("[invalid_date]"), "{t}");
+    assert_eq!(db.store.card_count().await.unwrap(), 4);
+    // Run again: nothing new, nothing doubled.
+    let again = cqcfab(&args(db, &["import", file.to_str().unwrap()]));
+    assert!(
+        text(&again).contains("6 line(s): 0 new, 4 already present, 2 rejected"),
+        "{}",
+        text(&again)
+    );
+    assert_eq!(db.store.card_count().await.unwrap(), 4);
+}
+
+async fn an_import_killed_midway_and_run_again_takes_every_request_once(db: &TestDb) {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("large.jsonl");
+    // First issues of the fixtures under fresh ids (renewals reused under new ids would
+    // renew one card twice).
+    let total = 600usize;
+    let firsts: Vec<&Value> = common::valid_fixtures()
+        .iter()
+        .filter(|f| f["kind"] == "first_issue")
+        .collect();
+    let mut f = std::fs::File::create(&file).unwrap();
+    for i in 0..total {
+        let mut r = firsts[i % firsts.len()].clone();
+        r["request_id"] = Value::String(format!("KILL-{i:05}"));
+        writeln!(f, "{}", serde_json::to_string(&r).unwrap()).unwrap();
+    }
+    drop(f);
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_cqcfab"))
+        .args(args(db, &["import", file.to_str().unwrap()]))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    loop {
+        let n = db.store.request_count().await.unwrap_or(0);
+        if n >= 50 {
+            break;
+        }
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "import finished before it could be killed"
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "import made no progress"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    let partial = db.store.request_count().await.unwrap() as usize;
+    assert!(
+        partial > 0 && partial < total,
+        "killed midway: {partial} of {total}"
+    );
+
+    let out = cqcfab(&args(db, &["import", file.to_str().unwrap()]));
+    let t = text(&out);
+    assert!(out.status.success(), "{t}");
+    assert!(t.contains(&format!("{total} line(s)")), "{t}");
+    assert_eq!(db.store.request_count().await.unwrap() as usize, total);
+    assert_eq!(
+        db.store.card_count().await.unwrap() as usize,
+        total,
+        "one card per request"
+    );
+    let text_file = std::fs::read_to_string(&file).unwrap();
+    for line in text_file.lines() {
+        let v: Value = serde_json::from_str(line).unwrap();
+        let id = v["request_id"].as_str().unwrap();
+        assert!(
+            db.store.card_by_request(id).await.unwrap().is_some(),
+            "{id} missing"
+        );
+    }
+    let audit = db.store.verify_audit().await.unwrap();
+    assert!(audit.is_intact(), "{:?}", audit.problems);
+    assert_eq!(
+        audit.records as usize, total,
+        "one audit record per card, none from the killed run lost or doubled"
+    );
+}
+
+async fn audit_verify_fails_on_a_tampered_database(db: &TestDb) {
+    let intake = cqcfab::intake::Intake::new(db.store.clone());
+    for f in &common::valid_fixtures()[..3] {
+        intake
+            .submit_bytes(&serde_json::to_vec(f).unwrap(), "test")
+            .await
+            .unwrap();
+    }
+    let ok = cqcfab(&args(db, &["audit", "verify"]));
+    assert!(ok.status.success(), "{}", text(&ok));
+    assert!(
+        text(&ok).contains("audit trail intact: 3 record(s)"),
+        "{}",
+        text(&ok)
+    );
+
+    let mut tx = db.store.begin().await.unwrap();
+    let edit = "UPDATE audit_log SET after = replace(after, 'approved', 'destroyed') WHERE seq = 2";
+    match &mut tx {
+        Tx::Sqlite(t) => {
+            sqlx::query("DROP TRIGGER audit_log_no_update")
+                .execute(&mut **t)
+                .await
+                .unwrap();
+            sqlx::query(edit).execute(&mut **t).await.unwrap();
+        }
+        Tx::Postgres(t) => {
+            sqlx::query("ALTER TABLE audit_log DISABLE TRIGGER USER")
+                .execute(&mut **t)
+                .await
+                .unwrap();
+            sqlx::query(edit).execute(&mut **t).await.unwrap();
+        }
+    }
+    tx.commit().await.unwrap();
+    let bad = cqcfab(&args(db, &["audit", "verify"]));
+    let t = text(&bad);
+    assert_eq!(bad.status.code(), Some(1), "{t}");
+    assert!(t.contains("AUDIT TRAIL BROKEN"), "{t}");
+    assert!(t.contains("record 2 was altered"), "{t}");
+}
+
+#[test]
+fn the_demo_imports_the_fixtures_into_a_fresh_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let out_dir = dir.path().join("out");
+    for _ in 0..2 {
+        // Twice: the second run must start fresh, not replay the first.
+        let out = cqcfab(&[
+            "demo".into(),
+            "--out".into(),
+            out_dir.to_str().unwrap().into(),
+        ]);
+        assert!(out.status.success(), "{}", text(&out));
+        assert!(
+            text(&out).contains("200 new, 0 already present, 0 rejected"),
+            "{}",
+            text(&out)
+        );
+    }
+    let summary: Value =
+        serde_json::from_slice(&std::fs::read(out_dir.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["cards_by_state"]["approved"], 200);
+    assert_eq!(summary["audit"]["intact"], true);
+}
+
+#[test]
+fn help_explains_every_command() {
+    let out = cqcfab(&["--help".into()]);
+    let t = text(&out);
+    for cmd in [
+        "serve", "import", "status", "audit", "demo", "bench", "fixtures",
+    ] {
+        assert!(t.contains(cmd), "--help does not mention {cmd}: {t}");
+    }
+    assert!(t.contains("--database-url"));
+    assert!(t.contains("--data"));
+}
+
+#[test]
+fn serve_refuses_to_start_without_a_portal_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_cqcfab"))
+        .args([
+            "--data",
+            dir.path().to_str().unwrap(),
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+        ])
+        .env_remove("CQCFAB_PORTAL_TOKEN")
+        .env_remove("CQCFAB_CONFIG")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        text(&out).contains("no portal token is configured"),
+        "{}",
+        text(&out)
+    );
+}

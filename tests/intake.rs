@@ -1,0 +1,309 @@
+//! Intake: every fixture in, every bad input out with its exact errors and nothing stored,
+//! idempotency, review holds, card numbering — on SQLite and PostgreSQL.
+
+mod common;
+
+use std::collections::HashSet;
+
+use common::http::{Server, get, post_json};
+use common::{TestDb, case_body, expected, fixture_of, invalid_cases, valid_fixtures};
+use cqcfab::clock::Clock;
+use cqcfab::domain::card_number::CardNumber;
+use cqcfab::intake::{Intake, IntakeError, Submission};
+use serde_json::{Value, json};
+use time::macros::date;
+
+fn clock() -> Clock {
+    Clock::fixed_on(date!(2026 - 11 - 26))
+}
+
+on_both_backends!(clock();
+    every_valid_fixture_becomes_one_card,
+    every_invalid_case_gives_its_exact_errors_and_stores_nothing,
+    a_retry_gets_the_first_answer_and_a_changed_body_conflicts,
+    the_same_request_sent_concurrently_makes_one_card,
+    an_expiry_that_differs_from_ours_is_held_for_review,
+    renewals_and_replacements_move_the_right_index,
+    a_previous_card_cannot_be_renewed_twice_or_by_someone_else,
+);
+
+async fn assert_nothing_stored(db: &TestDb) {
+    let s = &db.store;
+    assert_eq!(s.request_count().await.unwrap(), 0, "no request row");
+    assert_eq!(s.card_count().await.unwrap(), 0, "no card row");
+    assert!(s.job_counts().await.unwrap().is_empty(), "no job");
+    assert!(s.events(None).await.unwrap().is_empty(), "no portal event");
+    assert_eq!(
+        s.verify_audit().await.unwrap().records,
+        0,
+        "no audit record"
+    );
+}
+
+async fn submit(intake: &Intake, doc: &Value) -> Result<Submission, IntakeError> {
+    intake
+        .submit_bytes(&serde_json::to_vec(doc).unwrap(), "test")
+        .await
+}
+
+async fn every_valid_fixture_becomes_one_card(db: &TestDb) {
+    let intake = Intake::new(db.store.clone());
+    let fixtures = valid_fixtures();
+    assert!(fixtures.len() >= 200);
+    let mut numbers = HashSet::new();
+    for f in fixtures {
+        match submit(&intake, f).await {
+            Ok(Submission::Created(a)) => {
+                assert_eq!(a.status, 201);
+                assert_eq!(
+                    a.body["status"], "approved",
+                    "{}: {}",
+                    f["request_id"], a.body
+                );
+                assert_eq!(a.body["expiry_date"], f["expected_expiry"]);
+                let n = a.body["card_number"].as_str().unwrap();
+                CardNumber::parse(n).expect("a valid card number");
+                assert!(numbers.insert(n.to_string()), "card number {n} given twice");
+            }
+            other => panic!("{} refused: {other:?}", f["request_id"]),
+        }
+    }
+    let s = &db.store;
+    assert_eq!(s.card_count().await.unwrap(), fixtures.len() as i64);
+    let jobs = s.job_counts().await.unwrap();
+    assert_eq!(
+        jobs,
+        vec![(
+            "render".to_string(),
+            "queued".to_string(),
+            fixtures.len() as i64
+        )]
+    );
+    assert_eq!(
+        s.events(Some("request.accepted")).await.unwrap().len(),
+        fixtures.len()
+    );
+    let audit = s.verify_audit().await.unwrap();
+    assert!(audit.is_intact());
+    assert_eq!(audit.records, fixtures.len() as i64);
+    // Pictures are kept byte for byte.
+    let first = &fixtures[0];
+    let media = s
+        .request_media(first["request_id"].as_str().unwrap(), "photo")
+        .await
+        .unwrap()
+        .unwrap();
+    use base64::Engine;
+    let sent = base64::engine::general_purpose::STANDARD
+        .decode(first["photo"].as_str().unwrap())
+        .unwrap();
+    assert_eq!(media.bytes.unwrap(), sent);
+}
+
+async fn every_invalid_case_gives_its_exact_errors_and_stores_nothing(db: &TestDb) {
+    let server = Server::start(&db.store).await;
+    let cases = invalid_cases();
+    assert!(cases.len() >= 40, "at least 40 invalid cases");
+    for case in &cases {
+        let name = case["case"].as_str().unwrap();
+        let (status, body) = post_json(server.addr, "/v1/requests", case_body(case)).await;
+        assert_eq!(status, 422, "{name}: {body}");
+        let mut got: Vec<(String, String)> = body["errors"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{name}: no errors array in {body}"))
+            .iter()
+            .map(|e| {
+                assert!(
+                    !e["message"].as_str().unwrap().is_empty(),
+                    "{name}: empty message"
+                );
+                (
+                    e["path"].as_str().unwrap().to_string(),
+                    e["code"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect();
+        got.sort();
+        assert_eq!(got, expected(case), "{name}: {body}");
+    }
+    server.stop().await;
+    assert_nothing_stored(db).await;
+}
+
+async fn a_retry_gets_the_first_answer_and_a_changed_body_conflicts(db: &TestDb) {
+    let server = Server::start(&db.store).await;
+    let doc = fixture_of("first_issue");
+    let body = serde_json::to_vec(&doc).unwrap();
+    let (s1, a1) = post_json(server.addr, "/v1/requests", body.clone()).await;
+    assert_eq!(s1, 201, "{a1}");
+    // Same content, other key order and spacing: a retry.
+    let reordered = serde_json::to_vec_pretty(&doc).unwrap();
+    let (s2, a2) = post_json(server.addr, "/v1/requests", reordered).await;
+    assert_eq!((s2, &a2), (200, &a1));
+    let mut changed = doc.clone();
+    changed["holder"]["birth_place"] = json!("MARSEILLE (13)");
+    let (s3, a3) = post_json(
+        server.addr,
+        "/v1/requests",
+        serde_json::to_vec(&changed).unwrap(),
+    )
+    .await;
+    assert_eq!(s3, 409, "{a3}");
+    assert_eq!(a3["error"], "request_conflict");
+    // Even an invalid body under a taken id is a conflict, not a validation answer.
+    changed["photo"] = json!("@@@");
+    let (s4, _) = post_json(
+        server.addr,
+        "/v1/requests",
+        serde_json::to_vec(&changed).unwrap(),
+    )
+    .await;
+    assert_eq!(s4, 409);
+    let id = doc["request_id"].as_str().unwrap();
+    let (s5, status) = get(server.addr, &format!("/v1/requests/{id}")).await;
+    assert_eq!(s5, 200);
+    assert_eq!(status["card_number"], a1["card_number"]);
+    assert_eq!(status["status"], "approved");
+    assert_eq!(status["history"][0]["action"], "request.accepted");
+    server.stop().await;
+    assert_eq!(db.store.card_count().await.unwrap(), 1);
+}
+
+async fn the_same_request_sent_concurrently_makes_one_card(db: &TestDb) {
+    let intake = Intake::new(db.store.clone());
+    let doc = fixture_of("first_issue");
+    let mut handles = Vec::new();
+    for _ in 0..8 {
+        let intake = intake.clone();
+        let body = serde_json::to_vec(&doc).unwrap();
+        handles.push(tokio::spawn(async move {
+            intake.submit_bytes(&body, "test").await
+        }));
+    }
+    let mut created = 0;
+    let mut replayed = 0;
+    let mut numbers = HashSet::new();
+    for h in handles {
+        match h.await.unwrap().unwrap() {
+            Submission::Created(a) => {
+                created += 1;
+                numbers.insert(a.body["card_number"].to_string());
+            }
+            Submission::Replayed(a) => {
+                replayed += 1;
+                numbers.insert(a.body["card_number"].to_string());
+            }
+        }
+    }
+    assert_eq!((created, replayed), (1, 7));
+    assert_eq!(numbers.len(), 1, "every answer names the same card");
+    assert_eq!(db.store.card_count().await.unwrap(), 1);
+    assert_eq!(db.store.verify_audit().await.unwrap().records, 1);
+}
+
+async fn an_expiry_that_differs_from_ours_is_held_for_review(db: &TestDb) {
+    let server = Server::start(&db.store).await;
+    let mut doc = fixture_of("first_issue");
+    let ours = doc["expected_expiry"].as_str().unwrap().to_string();
+    doc["expected_expiry"] = json!("2035-01-01");
+    let (status, answer) = post_json(
+        server.addr,
+        "/v1/requests",
+        serde_json::to_vec(&doc).unwrap(),
+    )
+    .await;
+    assert_eq!(status, 201, "{answer}");
+    assert_eq!(answer["status"], "held_for_review");
+    assert_eq!(
+        answer["review"],
+        json!({"expected_expiry": "2035-01-01", "computed_expiry": ours})
+    );
+    let id = doc["request_id"].as_str().unwrap();
+    let (_, shown) = get(server.addr, &format!("/v1/requests/{id}")).await;
+    assert_eq!(shown["status"], "held_for_review");
+    assert_eq!(shown["review"]["computed_expiry"], ours.as_str());
+    assert!(
+        db.store.job_counts().await.unwrap().is_empty(),
+        "nothing goes to production"
+    );
+    assert_eq!(
+        db.store.events(Some("request.held")).await.unwrap().len(),
+        1
+    );
+    server.stop().await;
+}
+
+async fn renewals_and_replacements_move_the_right_index(db: &TestDb) {
+    let intake = Intake::new(db.store.clone());
+    let first = fixture_of("first_issue");
+    let a = submit(&intake, &first).await.unwrap();
+    let number = CardNumber::parse(a.answer().body["card_number"].as_str().unwrap()).unwrap();
+    let expiry = a.answer().body["expiry_date"].as_str().unwrap().to_string();
+
+    let mut lost = first.clone();
+    lost["request_id"] = json!("LOSS-1");
+    lost["kind"] = json!("replacement");
+    lost["previous_card"] = json!({ "number": number.to_string(), "expiry": expiry });
+    lost["replacement"] = json!({ "reason": "loss" });
+    let r = submit(&intake, &lost).await.unwrap();
+    let replaced = CardNumber::parse(r.answer().body["card_number"].as_str().unwrap()).unwrap();
+    assert_eq!(replaced, number.next_replacement().unwrap());
+    assert_eq!(
+        r.answer().body["expiry_date"],
+        expiry.as_str(),
+        "a replacement keeps the expiry"
+    );
+
+    let mut renewal = first.clone();
+    renewal["request_id"] = json!("RENEW-1");
+    renewal["kind"] = json!("renewal");
+    renewal["previous_card"] = json!({ "number": replaced.to_string(), "expiry": expiry });
+    renewal["expected_expiry"] = Value::Null;
+    let n = submit(&intake, &renewal).await.unwrap();
+    let renewed = CardNumber::parse(n.answer().body["card_number"].as_str().unwrap()).unwrap();
+    assert_eq!(renewed, replaced.next_renewal().unwrap());
+    assert_eq!(
+        renewed.holder(),
+        number.holder(),
+        "the holder keeps their number"
+    );
+}
+
+async fn a_previous_card_cannot_be_renewed_twice_or_by_someone_else(db: &TestDb) {
+    let intake = Intake::new(db.store.clone());
+    let first = fixture_of("first_issue");
+    let a = submit(&intake, &first).await.unwrap();
+    let number = a.answer().body["card_number"].as_str().unwrap().to_string();
+    let expiry = a.answer().body["expiry_date"].as_str().unwrap().to_string();
+    let renewal = |id: &str| {
+        let mut r = first.clone();
+        r["request_id"] = json!(id);
+        r["kind"] = json!("renewal");
+        r["previous_card"] = json!({ "number": number, "expiry": expiry });
+        r["expected_expiry"] = Value::Null;
+        r
+    };
+    submit(&intake, &renewal("R-1")).await.unwrap();
+    match submit(&intake, &renewal("R-2")).await {
+        Err(IntakeError::Invalid(v)) => {
+            assert_eq!(v.len(), 1);
+            assert_eq!(
+                (v[0].path.as_str(), v[0].code.as_str()),
+                ("previous_card.number", "previous_card_superseded")
+            );
+        }
+        other => panic!("second renewal accepted: {other:?}"),
+    }
+    let mut stranger = renewal("R-3");
+    stranger["holder"]["licence_number"] = json!("75ZZ99999");
+    match submit(&intake, &stranger).await {
+        Err(IntakeError::Invalid(v)) => assert_eq!(v[0].code.as_str(), "previous_card_mismatch"),
+        other => panic!("renewal by another holder accepted: {other:?}"),
+    }
+    assert_eq!(db.store.card_count().await.unwrap(), 2);
+    assert_eq!(
+        db.store.request_count().await.unwrap(),
+        2,
+        "refused requests leave no row"
+    );
+}
