@@ -8,8 +8,9 @@
 
 use serde_json::Value;
 use sha2::{Digest, Sha256};
+use sqlx::{Database, Encode, QueryBuilder, Type};
 
-use super::{Store, StoreError, Tx};
+use super::{Parts, Store, StoreError, Tx};
 
 /// The `prev_hash` of the first record.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -83,53 +84,142 @@ fn chain_hash(seq: i64, at: i64, fields: [Option<&str>; 7], prev_hash: &str) -> 
     hex::encode(h.finalize())
 }
 
-/// Appends `entry` inside `tx`. The head row is locked until the transaction ends, which
-/// orders concurrent appenders (on PostgreSQL) without gaps in `seq`.
+/// Appends `entry` inside `tx`; returns its sequence number and hash.
 pub async fn append(tx: &mut Tx, at: i64, entry: &Entry<'_>) -> Result<(i64, String), StoreError> {
-    let before = entry.before.as_ref().map(Value::to_string);
-    let after = entry.after.as_ref().map(Value::to_string);
+    let mut v = append_many(tx, at, std::slice::from_ref(entry)).await?;
+    v.pop()
+        .ok_or_else(|| StoreError::Corrupt("audit append returned nothing".into()))
+}
+
+/// Appends `entries` in order inside `tx`, in two round trips whatever their number:
+/// [`reserve`] the sequence numbers, then the rows and the new head in one statement.
+pub async fn append_many(
+    tx: &mut Tx,
+    at: i64,
+    entries: &[Entry<'_>],
+) -> Result<Vec<(i64, String)>, StoreError> {
+    if entries.is_empty() {
+        return Ok(Vec::new());
+    }
+    let (first, prev) = reserve(tx, entries.len()).await?;
+    let rows = chain(at, first, prev, entries);
+    let Some(last) = rows.last() else {
+        return Ok(Vec::new());
+    };
     on_tx!(tx, |c, pg| {
-        let (seq, prev): (i64, String) =
-            sqlx::query_as("UPDATE audit_head SET seq = seq + 1 WHERE id = 1 RETURNING seq, hash")
-                .fetch_one(&mut *c)
-                .await?;
+        let mut q = QueryBuilder::new("");
+        let mut parts = Parts::new(pg);
+        parts.next(&mut q);
+        push_insert(&mut q, &rows);
+        parts.last(&mut q);
+        push_head(&mut q, last);
+        q.build().execute(&mut *c).await?;
+    });
+    Ok(rows.into_iter().map(|r| (r.seq, r.hash)).collect())
+}
+
+/// Moves the head forward by `count` and returns the first sequence number reserved and the
+/// hash to chain from. The head row stays locked until the transaction ends, which orders
+/// concurrent appenders (several nodes on PostgreSQL) without gaps: keep what follows short.
+pub async fn reserve(tx: &mut Tx, count: usize) -> Result<(i64, String), StoreError> {
+    let count =
+        i64::try_from(count).map_err(|_| StoreError::Corrupt("too many audit records".into()))?;
+    let (last, prev): (i64, String) = on_tx!(tx, |c, pg| {
+        sqlx::query_as("UPDATE audit_head SET seq = seq + $1 WHERE id = 1 RETURNING seq, hash")
+            .bind(count)
+            .fetch_one(&mut *c)
+            .await?
+    });
+    Ok((last - count + 1, prev))
+}
+
+/// A record ready to insert: its place in the chain and its hash.
+#[derive(Debug, Clone)]
+pub struct Chained {
+    pub seq: i64,
+    pub at: i64,
+    pub actor: String,
+    pub action: String,
+    pub entity_type: String,
+    pub entity_id: String,
+    pub before: Option<String>,
+    pub after: Option<String>,
+    pub reason: Option<String>,
+    pub prev_hash: String,
+    pub hash: String,
+}
+
+/// Chains `entries` from `prev` starting at sequence number `first`.
+pub fn chain(at: i64, first: i64, mut prev: String, entries: &[Entry<'_>]) -> Vec<Chained> {
+    let mut out = Vec::with_capacity(entries.len());
+    for (i, e) in entries.iter().enumerate() {
+        let seq = first + i as i64;
+        let before = e.before.as_ref().map(Value::to_string);
+        let after = e.after.as_ref().map(Value::to_string);
         let hash = chain_hash(
             seq,
             at,
             [
-                Some(entry.actor),
-                Some(entry.action),
-                Some(entry.entity_type),
-                Some(entry.entity_id),
+                Some(e.actor),
+                Some(e.action),
+                Some(e.entity_type),
+                Some(e.entity_id),
                 before.as_deref(),
                 after.as_deref(),
-                entry.reason,
+                e.reason,
             ],
             &prev,
         );
-        sqlx::query(
-            "INSERT INTO audit_log (seq, at, actor, action, entity_type, entity_id, before, after, reason, prev_hash, hash) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-        )
-        .bind(seq)
-        .bind(at)
-        .bind(entry.actor)
-        .bind(entry.action)
-        .bind(entry.entity_type)
-        .bind(entry.entity_id)
-        .bind(before.as_deref())
-        .bind(after.as_deref())
-        .bind(entry.reason)
-        .bind(&prev)
-        .bind(&hash)
-        .execute(&mut *c)
-        .await?;
-        sqlx::query("UPDATE audit_head SET hash = $1 WHERE id = 1")
-            .bind(&hash)
-            .execute(&mut *c)
-            .await?;
-        Ok((seq, hash))
-    })
+        out.push(Chained {
+            seq,
+            at,
+            actor: e.actor.to_string(),
+            action: e.action.to_string(),
+            entity_type: e.entity_type.to_string(),
+            entity_id: e.entity_id.to_string(),
+            before,
+            after,
+            reason: e.reason.map(str::to_string),
+            prev_hash: std::mem::replace(&mut prev, hash.clone()),
+            hash,
+        });
+    }
+    out
+}
+
+/// Appends a multi-row insert of chained records.
+pub(crate) fn push_insert<DB>(q: &mut QueryBuilder<DB>, rows: &[Chained])
+where
+    DB: Database,
+    for<'a> &'a str: Encode<'a, DB> + Type<DB>,
+    for<'a> Option<&'a str>: Encode<'a, DB> + Type<DB>,
+    i64: for<'a> Encode<'a, DB> + Type<DB>,
+{
+    q.push("INSERT INTO audit_log (seq, at, actor, action, entity_type, entity_id, before, after, reason, prev_hash, hash) ");
+    q.push_values(rows, |mut b, r| {
+        b.push_bind(r.seq)
+            .push_bind(r.at)
+            .push_bind(r.actor.as_str())
+            .push_bind(r.action.as_str())
+            .push_bind(r.entity_type.as_str())
+            .push_bind(r.entity_id.as_str())
+            .push_bind(r.before.as_deref())
+            .push_bind(r.after.as_deref())
+            .push_bind(r.reason.as_deref())
+            .push_bind(r.prev_hash.as_str())
+            .push_bind(r.hash.as_str());
+    });
+}
+
+/// Appends the update of the chain head to `last`, the last record appended.
+pub(crate) fn push_head<DB>(q: &mut QueryBuilder<DB>, last: &Chained)
+where
+    DB: Database,
+    for<'a> &'a str: Encode<'a, DB> + Type<DB>,
+{
+    q.push("UPDATE audit_head SET hash = ");
+    q.push_bind(last.hash.as_str());
+    q.push(" WHERE id = 1");
 }
 
 /// One broken link found by [`Store::verify_audit`].

@@ -1,5 +1,7 @@
 //! Card records: one per accepted request, with the data printed and encoded on it.
 
+use sqlx::{Database, Encode, QueryBuilder, Type};
+
 use super::{Store, StoreError, Tx};
 
 /// A card row to insert.
@@ -66,39 +68,42 @@ macro_rules! select_card {
     };
 }
 
-/// Inserts a card; returns its id.
-pub async fn insert(tx: &mut Tx, now: i64, card: &NewCard) -> Result<i64, StoreError> {
-    on_tx!(tx, |c, pg| {
-        let (id,): (i64,) = sqlx::query_as(
-            "INSERT INTO cards (card_number, holder_number, request_id, kind, state, version, issue_date, expiry_date, \
-             expected_expiry, previous_card_number, surname, given_names, birth_date, birth_place, licence_number, \
-             categories, address_lines, postcode, country, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, 1, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $19) \
-             RETURNING id",
-        )
-        .bind(&card.card_number)
-        .bind(card.holder_number)
-        .bind(&card.request_id)
-        .bind(&card.kind)
-        .bind(&card.state)
-        .bind(&card.issue_date)
-        .bind(&card.expiry_date)
-        .bind(card.expected_expiry.as_deref())
-        .bind(card.previous_card_number.as_deref())
-        .bind(&card.surname)
-        .bind(&card.given_names)
-        .bind(&card.birth_date)
-        .bind(&card.birth_place)
-        .bind(&card.licence_number)
-        .bind(&card.categories)
-        .bind(&card.address_lines)
-        .bind(&card.postcode)
-        .bind(&card.country)
-        .bind(now)
-        .fetch_one(&mut *c)
-        .await?;
-        Ok(id)
-    })
+/// Appends a multi-row insert of new cards (state version 1).
+pub(crate) fn push_insert<DB>(q: &mut QueryBuilder<DB>, now: i64, cards: &[NewCard])
+where
+    DB: Database,
+    for<'a> &'a str: Encode<'a, DB> + Type<DB>,
+    for<'a> Option<&'a str>: Encode<'a, DB> + Type<DB>,
+    i64: for<'a> Encode<'a, DB> + Type<DB>,
+{
+    q.push(
+        "INSERT INTO cards (card_number, holder_number, request_id, kind, state, version, issue_date, expiry_date, \
+         expected_expiry, previous_card_number, surname, given_names, birth_date, birth_place, licence_number, \
+         categories, address_lines, postcode, country, created_at, updated_at) ",
+    );
+    q.push_values(cards, |mut b, card| {
+        b.push_bind(card.card_number.as_str())
+            .push_bind(card.holder_number)
+            .push_bind(card.request_id.as_str())
+            .push_bind(card.kind.as_str())
+            .push_bind(card.state.as_str())
+            .push_bind(1i64)
+            .push_bind(card.issue_date.as_str())
+            .push_bind(card.expiry_date.as_str())
+            .push_bind(card.expected_expiry.as_deref())
+            .push_bind(card.previous_card_number.as_deref())
+            .push_bind(card.surname.as_str())
+            .push_bind(card.given_names.as_str())
+            .push_bind(card.birth_date.as_str())
+            .push_bind(card.birth_place.as_str())
+            .push_bind(card.licence_number.as_str())
+            .push_bind(card.categories.as_str())
+            .push_bind(card.address_lines.as_str())
+            .push_bind(card.postcode.as_str())
+            .push_bind(card.country.as_str())
+            .push_bind(now)
+            .push_bind(now);
+    });
 }
 
 /// The card with this number, read inside `tx` (to decide on a renewal or replacement).

@@ -1,5 +1,9 @@
 //! Requests as received from the portal, their pictures, and the first answer given.
 
+use std::collections::HashMap;
+
+use sqlx::{Database, Encode, QueryBuilder, Type};
+
 use super::{Store, StoreError, Tx};
 use crate::domain::images::Picture;
 
@@ -11,7 +15,7 @@ pub struct StoredAnswer {
     pub answer_body: String,
 }
 
-/// A request row to insert.
+/// A request row to insert, with the answer given (so a retry can replay it).
 #[derive(Debug, Clone)]
 pub struct NewRequest<'a> {
     pub request_id: &'a str,
@@ -21,104 +25,132 @@ pub struct NewRequest<'a> {
     pub received_by: &'a str,
     /// The request without its pictures, as JSON.
     pub document: &'a str,
+    pub answer_status: u16,
+    pub answer_body: &'a str,
 }
 
-/// What inserting a request found.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Inserted {
-    New,
-    /// The id was already there (a retry, a concurrent duplicate, or a changed body).
-    Existing(StoredAnswer),
+/// A picture to store with its request, and its SHA-256.
+#[derive(Debug, Clone)]
+pub struct NewMedia<'a> {
+    pub request_id: &'a str,
+    pub role: &'a str,
+    pub picture: &'a Picture,
+    pub sha256: String,
 }
 
-/// Inserts the request row, or reports the one already stored under that id. On PostgreSQL a
-/// concurrent insert of the same id waits for the first transaction and then sees its row.
-pub async fn insert(tx: &mut Tx, r: &NewRequest<'_>) -> Result<Inserted, StoreError> {
-    on_tx!(tx, |c, pg| {
-        let done = sqlx::query(
-            "INSERT INTO requests (request_id, fingerprint, kind, received_at, received_by, document, answer_status, answer_body) \
-             VALUES ($1, $2, $3, $4, $5, $6, 0, '') ON CONFLICT (request_id) DO NOTHING",
-        )
-        .bind(r.request_id)
-        .bind(r.fingerprint)
-        .bind(r.kind)
-        .bind(r.received_at)
-        .bind(r.received_by)
-        .bind(r.document)
-        .execute(&mut *c)
-        .await?
-        .rows_affected();
-        if done == 1 {
-            return Ok(Inserted::New);
+impl<'a> NewMedia<'a> {
+    pub fn new(request_id: &'a str, role: &'a str, picture: &'a Picture) -> Self {
+        use sha2::{Digest, Sha256};
+        NewMedia {
+            request_id,
+            role,
+            picture,
+            sha256: hex::encode(Sha256::digest(&picture.bytes)),
         }
-        let existing: StoredAnswer = sqlx::query_as(
-            "SELECT fingerprint, answer_status, answer_body FROM requests WHERE request_id = $1",
-        )
-        .bind(r.request_id)
-        .fetch_one(&mut *c)
-        .await?;
-        Ok(Inserted::Existing(existing))
-    })
+    }
 }
 
-/// Records the answer given, so that retries get the same one.
-pub async fn set_answer(
+/// The answers already stored for those of `ids` that exist (read inside `tx`, so that the
+/// writer decides on what it is about to insert).
+pub async fn existing(
     tx: &mut Tx,
-    request_id: &str,
-    status: u16,
-    body: &str,
-) -> Result<(), StoreError> {
-    on_tx!(tx, |c, pg| {
-        sqlx::query(
-            "UPDATE requests SET answer_status = $1, answer_body = $2 WHERE request_id = $3",
-        )
-        .bind(i64::from(status))
-        .bind(body)
-        .bind(request_id)
-        .execute(&mut *c)
-        .await?;
+    ids: &[&str],
+) -> Result<HashMap<String, StoredAnswer>, StoreError> {
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let rows: Vec<(String, String, i64, String)> = on_tx!(tx, |c, pg| {
+        let mut q = QueryBuilder::new(
+            "SELECT request_id, fingerprint, answer_status, answer_body FROM requests WHERE request_id IN (",
+        );
+        let mut list = q.separated(", ");
+        for id in ids {
+            list.push_bind(*id);
+        }
+        q.push(")");
+        q.build_query_as().fetch_all(&mut *c).await?
     });
-    Ok(())
-}
-
-/// Stores a picture exactly as received, with its SHA-256.
-pub async fn insert_media(
-    tx: &mut Tx,
-    request_id: &str,
-    role: &str,
-    picture: &Picture,
-) -> Result<(), StoreError> {
-    use sha2::{Digest, Sha256};
-    let sha = hex::encode(Sha256::digest(&picture.bytes));
-    on_tx!(tx, |c, pg| {
-        sqlx::query(
-            "INSERT INTO request_media (request_id, role, mime, width, height, sha256, bytes) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        )
-        .bind(request_id)
-        .bind(role)
-        .bind(picture.format.mime())
-        .bind(i64::from(picture.width))
-        .bind(i64::from(picture.height))
-        .bind(&sha)
-        .bind(&picture.bytes[..])
-        .execute(&mut *c)
-        .await?;
-    });
-    Ok(())
-}
-
-/// Allocates the next holder number (never reused, even if the transaction rolls back on
-/// PostgreSQL, where sequences are not transactional: gaps are harmless, repeats are not).
-pub async fn allocate_holder_number(tx: &mut Tx) -> Result<i64, StoreError> {
-    on_tx!(tx, |c, pg| {
-        let (n,): (i64,) = sqlx::query_as(if pg {
-            "SELECT nextval('holder_number_seq')"
-        } else {
-            "UPDATE counters SET value = value + 1 WHERE name = 'holder_number' RETURNING value"
+    Ok(rows
+        .into_iter()
+        .map(|(id, fingerprint, answer_status, answer_body)| {
+            (
+                id,
+                StoredAnswer {
+                    fingerprint,
+                    answer_status,
+                    answer_body,
+                },
+            )
         })
-        .fetch_one(&mut *c)
-        .await?;
-        Ok(n)
+        .collect())
+}
+
+/// Appends a multi-row insert of request rows (ids must be new: check with [`existing`] in the
+/// same transaction).
+pub(crate) fn push_insert<DB>(q: &mut QueryBuilder<DB>, rows: &[NewRequest<'_>])
+where
+    DB: Database,
+    for<'a> &'a str: Encode<'a, DB> + Type<DB>,
+    i64: for<'a> Encode<'a, DB> + Type<DB>,
+{
+    q.push("INSERT INTO requests (request_id, fingerprint, kind, received_at, received_by, document, answer_status, answer_body) ");
+    q.push_values(rows, |mut b, r| {
+        b.push_bind(r.request_id)
+            .push_bind(r.fingerprint)
+            .push_bind(r.kind)
+            .push_bind(r.received_at)
+            .push_bind(r.received_by)
+            .push_bind(r.document)
+            .push_bind(i64::from(r.answer_status))
+            .push_bind(r.answer_body);
+    });
+}
+
+/// Appends a multi-row insert of pictures, kept exactly as received.
+pub(crate) fn push_media<DB>(q: &mut QueryBuilder<DB>, rows: &[NewMedia<'_>])
+where
+    DB: Database,
+    for<'a> &'a str: Encode<'a, DB> + Type<DB>,
+    for<'a> &'a [u8]: Encode<'a, DB> + Type<DB>,
+    i64: for<'a> Encode<'a, DB> + Type<DB>,
+{
+    q.push("INSERT INTO request_media (request_id, role, mime, width, height, sha256, bytes) ");
+    q.push_values(rows, |mut b, m| {
+        b.push_bind(m.request_id)
+            .push_bind(m.role)
+            .push_bind(m.picture.format.mime())
+            .push_bind(i64::from(m.picture.width))
+            .push_bind(i64::from(m.picture.height))
+            .push_bind(m.sha256.as_str())
+            .push_bind(&m.picture.bytes[..]);
+    });
+}
+
+/// Allocates `n` holder numbers in one statement. They are never reused, even if the
+/// transaction rolls back on PostgreSQL, where sequences are not transactional: gaps are
+/// harmless, repeats impossible.
+pub async fn allocate_holder_numbers(tx: &mut Tx, n: usize) -> Result<Vec<i64>, StoreError> {
+    if n == 0 {
+        return Ok(Vec::new());
+    }
+    let count = i64::try_from(n)
+        .map_err(|_| StoreError::Conflict(format!("{n} holder numbers at once")))?;
+    on_tx!(tx, |c, pg| {
+        if pg {
+            let rows: Vec<(i64,)> =
+                sqlx::query_as("SELECT nextval('holder_number_seq') FROM generate_series(1, $1)")
+                    .bind(count)
+                    .fetch_all(&mut *c)
+                    .await?;
+            Ok(rows.into_iter().map(|(v,)| v).collect())
+        } else {
+            let (last,): (i64,) =
+                sqlx::query_as("UPDATE counters SET value = value + $1 WHERE name = 'holder_number' RETURNING value")
+                    .bind(count)
+                    .fetch_one(&mut *c)
+                    .await?;
+            Ok((last - count + 1..=last).collect())
+        }
     })
 }
 
