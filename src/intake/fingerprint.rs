@@ -1,27 +1,17 @@
-//! The fingerprint of a request body: SHA-256 of its canonical JSON.
+//! The fingerprint of a request body: SHA-256 of a canonical encoding of its JSON value.
 //!
 //! Idempotency compares *content*, not bytes: the portal may retry with its keys in another
-//! order or other white space and still mean the same request. Canonical form here: objects
-//! with keys sorted by code point, no white space, strings and numbers as serde_json writes
-//! them. It does not depend on whether some crate turned on serde_json's `preserve_order`.
-
-use std::io::Write;
+//! order or other white space and still mean the same request. The encoding hashed is our
+//! own, unambiguous and cheap: a type tag per value, strings as their length and raw UTF-8
+//! bytes (no escaping pass over 60 KB of base64), numbers as serde_json prints them, object
+//! keys sorted by code point. It does not depend on whether some crate turned on
+//! serde_json's `preserve_order`. Fingerprints are compared, never shown: the encoding may
+//! change only together with a migration of stored fingerprints.
 
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 struct HashWriter(Sha256);
-
-impl Write for HashWriter {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.update(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
 
 /// Hex SHA-256 of the canonical form of `v`.
 pub fn fingerprint(v: &Value) -> String {
@@ -32,37 +22,43 @@ pub fn fingerprint(v: &Value) -> String {
 
 fn write_canonical(v: &Value, w: &mut HashWriter) {
     match v {
+        Value::Null => w.0.update(b"n"),
+        Value::Bool(b) => w.0.update(if *b { b"t" } else { b"f" }),
+        Value::Number(n) => {
+            let text = n.to_string();
+            w.0.update(b"#");
+            bytes(&text, w);
+        }
+        Value::String(s) => {
+            w.0.update(b"s");
+            bytes(s, w);
+        }
+        Value::Array(items) => {
+            w.0.update(b"[");
+            w.0.update((items.len() as u64).to_be_bytes());
+            for item in items {
+                write_canonical(item, w);
+            }
+        }
         Value::Object(map) => {
             w.0.update(b"{");
+            w.0.update((map.len() as u64).to_be_bytes());
             let mut keys: Vec<&String> = map.keys().collect();
             keys.sort();
-            for (i, k) in keys.into_iter().enumerate() {
-                if i > 0 {
-                    w.0.update(b",");
-                }
-                // Writing into a hasher cannot fail.
-                let _ = serde_json::to_writer(&mut *w, k);
-                w.0.update(b":");
+            for k in keys {
+                bytes(k, w);
                 if let Some(item) = map.get(k) {
                     write_canonical(item, w);
                 }
             }
-            w.0.update(b"}");
-        }
-        Value::Array(items) => {
-            w.0.update(b"[");
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    w.0.update(b",");
-                }
-                write_canonical(item, w);
-            }
-            w.0.update(b"]");
-        }
-        scalar => {
-            let _ = serde_json::to_writer(&mut *w, scalar);
         }
     }
+}
+
+/// A length-prefixed string: no two different sequences of strings encode alike.
+fn bytes(s: &str, w: &mut HashWriter) {
+    w.0.update((s.len() as u64).to_be_bytes());
+    w.0.update(s.as_bytes());
 }
 
 #[cfg(test)]
@@ -77,5 +73,17 @@ mod tests {
         let c: Value = serde_json::from_str(r#"{"a":null,"b":[1,{"x":"e","y":2}]}"#).unwrap();
         assert_eq!(fingerprint(&a), fingerprint(&b));
         assert_ne!(fingerprint(&a), fingerprint(&c));
+        // Structure is part of the content: moving a value between keys or levels changes it.
+        let d: Value = serde_json::from_str(r#"{"a":"bc"}"#).unwrap();
+        let e: Value = serde_json::from_str(r#"{"ab":"c"}"#).unwrap();
+        let f: Value = serde_json::from_str(r#"{"a":["bc"]}"#).unwrap();
+        let g: Value = serde_json::from_str(r#"{"a":1}"#).unwrap();
+        let h: Value = serde_json::from_str(r#"{"a":"1"}"#).unwrap();
+        let all = [&d, &e, &f, &g, &h].map(fingerprint);
+        for i in 0..all.len() {
+            for j in i + 1..all.len() {
+                assert_ne!(all[i], all[j]);
+            }
+        }
     }
 }

@@ -4,33 +4,36 @@
 //! 1. parse the JSON (malformed → one violation at `$`);
 //! 2. if the `request_id` is known: same fingerprint → the first answer again, else 409;
 //! 3. validate everything (pictures decoded), compute the validity, collect *all* violations;
-//! 4. one transaction: request row (unique id), card number, card row, pictures, audit record,
-//!    portal event, render job, answer. A concurrent duplicate finds the id taken inside the
-//!    transaction and replays or conflicts like step 2. A rejection stores nothing.
+//! 4. hand the request to the writer (`writer.rs`), which commits requests in batches: one
+//!    transaction holds, for every request of the batch, its request row, card number, card
+//!    row, pictures, audit record, portal event, render job and answer. A concurrent duplicate
+//!    is found inside the transaction and replays or conflicts like step 2. A rejection stores
+//!    nothing.
 
 mod fingerprint;
 pub mod import;
 mod parse;
 mod walker;
+mod writer;
 
+use std::sync::{Arc, OnceLock};
+
+use axum::body::Bytes;
 use serde_json::{Value, json};
 use thiserror::Error;
 use time::Date;
+use tokio::sync::{Semaphore, mpsc, oneshot};
 
 pub use fingerprint::fingerprint;
 pub use parse::parse_request;
 
 use crate::clock::rfc3339;
-use crate::domain::card_number::{CardNumber, HolderNumber};
-use crate::domain::lifecycle::{CardEvent, CardState};
-use crate::domain::request::{Basis, CardRequest, PreviousNumber, ReplacementCause};
+use crate::domain::lifecycle::CardState;
+use crate::domain::request::{Basis, CardRequest};
 use crate::domain::validity::{self, Validity};
 use crate::domain::violation::{Code, Violation};
-use crate::store::audit::{self, Entry};
-use crate::store::cards::{self, NewCard};
-use crate::store::jobs::{self, NewJob};
-use crate::store::requests::{self, Inserted, NewRequest, StoredAnswer};
-use crate::store::{Store, StoreError, Tx, outbox};
+use crate::store::requests::StoredAnswer;
+use crate::store::{Store, StoreError};
 
 /// The job kind that renders an accepted card (consumed by the rendering capability).
 pub const RENDER_JOB: &str = "render";
@@ -71,21 +74,33 @@ pub enum IntakeError {
     Store(#[from] StoreError),
 }
 
-impl IntakeError {
-    fn invalid(v: Violation) -> Self {
-        IntakeError::Invalid(vec![v])
-    }
-}
-
-/// The intake service.
+/// The intake service. Clones share the decoder bound and the writer.
 #[derive(Clone, Debug)]
 pub struct Intake {
     store: Store,
+    /// Bounds picture decoding to one task per core: more only queue on the CPU and delay
+    /// the database writer's thread, which must get its turn for every statement.
+    decoders: Arc<Semaphore>,
+    writer: Arc<OnceLock<mpsc::Sender<writer::Pending>>>,
+}
+
+/// A request after the work that needs no database.
+struct Prepared {
+    fingerprint: String,
+    request_id: Option<String>,
+    checked: Result<writer::Checked, Vec<Violation>>,
 }
 
 impl Intake {
     pub fn new(store: Store) -> Self {
-        Intake { store }
+        let cores = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2);
+        Intake {
+            store,
+            decoders: Arc::new(Semaphore::new(cores)),
+            writer: Arc::new(OnceLock::new()),
+        }
     }
 
     pub fn store(&self) -> &Store {
@@ -93,139 +108,73 @@ impl Intake {
     }
 
     /// Takes a request body as bytes. `actor` is recorded in the audit trail.
-    pub async fn submit_bytes(&self, body: &[u8], actor: &str) -> Result<Submission, IntakeError> {
-        let doc = parse_json(body).map_err(IntakeError::invalid)?;
-        self.submit(doc, actor).await
+    pub async fn submit_bytes(
+        &self,
+        body: impl Into<Bytes>,
+        actor: &str,
+    ) -> Result<Submission, IntakeError> {
+        let body = body.into();
+        let prepared = self
+            .cpu(move |today| match parse_json(&body) {
+                Ok(doc) => prepare(doc, today),
+                Err(v) => Prepared {
+                    fingerprint: String::new(),
+                    request_id: None,
+                    checked: Err(vec![v]),
+                },
+            })
+            .await?;
+        self.finish(prepared, actor).await
     }
 
     /// Takes a parsed request document.
     pub async fn submit(&self, doc: Value, actor: &str) -> Result<Submission, IntakeError> {
-        let fp = fingerprint(&doc);
-        if let Some(id) = doc.get("request_id").and_then(Value::as_str)
-            && let Some(existing) = self.store.request_answer(id).await?
-        {
-            return replay(id, &fp, existing);
-        }
-        let today = self.store.clock().today();
-        // Decoding pictures is CPU work: keep it off the async workers.
-        let checked =
-            tokio::task::spawn_blocking(move || validate(&doc, today).map(|(r, v)| (doc, r, v)))
-                .await
-                .map_err(|e| {
-                    IntakeError::Store(StoreError::Corrupt(format!("validation task failed: {e}")))
-                })?;
-        let (doc, request, validity) = checked.map_err(IntakeError::Invalid)?;
-        self.store_request(&doc, &fp, &request, validity, actor)
-            .await
+        let prepared = self.cpu(move |today| prepare(doc, today)).await?;
+        self.finish(prepared, actor).await
     }
 
-    async fn store_request(
+    /// Runs CPU work (parsing, hashing, decoding pictures) on the blocking pool, one task per
+    /// core at most, so the async workers keep serving connections.
+    async fn cpu(
         &self,
-        doc: &Value,
-        fp: &str,
-        request: &CardRequest,
-        validity: Validity,
-        actor: &str,
-    ) -> Result<Submission, IntakeError> {
-        let now = self.store.clock().now_ms();
-        let id = request.request_id.as_str();
-        let document = document_without_pictures(doc);
-        let mut tx = self.store.begin().await?;
-        let inserted = requests::insert(
-            &mut tx,
-            &NewRequest {
-                request_id: id,
-                fingerprint: fp,
-                kind: &request.basis.kind().label(),
-                received_at: now,
-                received_by: actor,
-                document: &document,
-            },
-        )
-        .await?;
-        if let Inserted::Existing(existing) = inserted {
-            tx.rollback().await?;
-            return replay(id, fp, existing);
-        }
-        let number = match card_number(&mut tx, request).await {
-            Ok(n) => n,
-            Err(e) => {
-                tx.rollback().await?;
-                return Err(e);
-            }
-        };
-        let held = request
-            .expected_expiry
-            .is_some_and(|e| e != validity.expiry);
-        let event = if held {
-            CardEvent::HoldForReview
-        } else {
-            CardEvent::Approve
-        };
-        let state = CardState::Application
-            .apply(event)
-            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let card = new_card(request, &number, validity, state);
-        let card_id = match cards::insert(&mut tx, now, &card).await {
-            Ok(id) => id,
-            Err(e) if e.is_unique_violation() => {
-                tx.rollback().await?;
-                return Err(superseded(request, &number));
-            }
-            Err(e) => return Err(e.into()),
-        };
-        requests::insert_media(&mut tx, id, "photo", &request.photo).await?;
-        requests::insert_media(&mut tx, id, "signature", &request.signature).await?;
+        work: impl FnOnce(Date) -> Prepared + Send + 'static,
+    ) -> Result<Prepared, IntakeError> {
+        let today = self.store.clock().today();
+        let _permit = self
+            .decoders
+            .acquire()
+            .await
+            .map_err(|e| internal(format!("validation pool closed: {e}")))?;
+        tokio::task::spawn_blocking(move || work(today))
+            .await
+            .map_err(|e| internal(format!("validation task failed: {e}")))
+    }
 
-        let body = answer_body(request, &card, validity);
-        let action = if held {
-            "request.held"
-        } else {
-            "request.accepted"
+    async fn finish(&self, prepared: Prepared, actor: &str) -> Result<Submission, IntakeError> {
+        // A known id decides before validity: a changed body is a conflict even when invalid.
+        if let Some(id) = &prepared.request_id
+            && let Some(existing) = self.store.request_answer(id).await?
+        {
+            return replay(id, &prepared.fingerprint, existing);
+        }
+        let checked = prepared.checked.map_err(IntakeError::Invalid)?;
+        let (reply, answer) = oneshot::channel();
+        let pending = writer::Pending {
+            checked,
+            fingerprint: prepared.fingerprint,
+            actor: actor.to_string(),
+            reply,
         };
-        audit::append(
-            &mut tx,
-            now,
-            &Entry {
-                actor,
-                action,
-                entity_type: "card",
-                entity_id: &card.card_number,
-                before: None,
-                after: Some(json!({
-                    "state": card.state,
-                    "request_id": id,
-                    "kind": card.kind,
-                    "card_id": card_id,
-                    "issue_date": card.issue_date,
-                    "expiry_date": card.expiry_date,
-                    "fingerprint": fp,
-                })),
-                reason: held.then_some("expected_expiry differs from the computed expiry"),
-            },
-        )
-        .await?;
-        outbox::push(&mut tx, now, action, body.clone()).await?;
-        if !held {
-            jobs::enqueue(
-                &mut tx,
-                now,
-                &NewJob::new(
-                    RENDER_JOB,
-                    json!({ "card_number": card.card_number, "request_id": id }),
-                )
-                .dedup(format!("{RENDER_JOB}:{}", card.card_number)),
-            )
-            .await?;
-        }
-        requests::set_answer(&mut tx, id, 201, &body.to_string()).await?;
-        match tx.commit().await {
-            Ok(()) => {}
-            Err(e) if e.is_unique_violation() => return Err(superseded(request, &number)),
-            Err(e) => return Err(e.into()),
-        }
-        tracing::info!(request_id = id, card_number = %number, state = state.as_str(), "request taken");
-        Ok(Submission::Created(Answer { status: 201, body }))
+        let writer = self
+            .writer
+            .get_or_init(|| writer::spawn(self.store.clone()));
+        writer
+            .send(pending)
+            .await
+            .map_err(|_| internal("the intake writer has stopped".into()))?;
+        answer
+            .await
+            .map_err(|_| internal("the intake writer dropped a request".into()))?
     }
 
     /// The status of a request for `GET /v1/requests/{id}`: state, card number, dates, mail
@@ -334,131 +283,27 @@ fn replay(request_id: &str, fp: &str, existing: StoredAnswer) -> Result<Submissi
     Ok(Submission::Replayed(Answer { status: 200, body }))
 }
 
-/// The number of the new card. A first issue (or a renewal of a card from the previous
-/// issuer) opens a holder number; a renewal or replacement of one of ours moves an index.
-async fn card_number(tx: &mut Tx, request: &CardRequest) -> Result<CardNumber, IntakeError> {
-    let previous = match request.basis.previous() {
-        Some(p) => match &p.number {
-            PreviousNumber::Ours(n) => Some(*n),
-            PreviousNumber::Legacy(_) => None,
-        },
-        None => None,
-    };
-    let Some(previous) = previous else {
-        let n = requests::allocate_holder_number(tx).await?;
-        let holder = u32::try_from(n)
-            .ok()
-            .and_then(|n| HolderNumber::new(n).ok())
-            .ok_or_else(|| StoreError::Corrupt(format!("holder number {n} out of range")))?;
-        return Ok(CardNumber::first(holder));
-    };
-    // A previous card we issued must be the same holder's (its personal data may have been
-    // purged since: then there is nothing left to compare).
-    if let Some(old) = cards::by_number_in(tx, &previous.to_string()).await?
-        && let (Some(licence), Some(birth)) =
-            (old.licence_number.as_deref(), old.birth_date.as_deref())
-        && (licence != request.holder.licence_number.as_str()
-            || birth != request.holder.birth_date.to_string())
-    {
-        return Err(IntakeError::invalid(Violation::new(
-            "previous_card.number",
-            Code::PreviousCardMismatch,
-            format!(
-                "card {previous} belongs to another holder (licence number or birth date differ)"
-            ),
-        )));
-    }
-    let next = match &request.basis {
-        Basis::Replacement {
-            cause: ReplacementCause::Loss | ReplacementCause::Theft { .. },
-            ..
-        } => previous.next_replacement(),
-        _ => previous.next_renewal(),
-    }
-    .map_err(|e| {
-        IntakeError::invalid(Violation::new(
-            "previous_card.number",
-            Code::InvalidCardNumber,
-            e.to_string(),
-        ))
-    })?;
-    if cards::by_number_in(tx, &next.to_string()).await?.is_some() {
-        return Err(superseded(request, &next));
-    }
-    Ok(next)
-}
-
-fn superseded(request: &CardRequest, next: &CardNumber) -> IntakeError {
-    let previous = request
-        .basis
-        .previous()
-        .map(|p| p.number.as_string())
-        .unwrap_or_default();
-    IntakeError::invalid(Violation::new(
-        "previous_card.number",
-        Code::PreviousCardSuperseded,
-        format!("card {previous} was already renewed or replaced: card {next} exists"),
-    ))
-}
-
-fn new_card(
-    request: &CardRequest,
-    number: &CardNumber,
-    validity: Validity,
-    state: CardState,
-) -> NewCard {
-    let categories: Vec<&str> = request
-        .qualifications
-        .categories()
-        .iter()
-        .map(|c| c.as_str())
-        .collect();
-    let lines: Vec<&str> = request
-        .address
-        .lines()
-        .iter()
-        .map(|l| l.text.as_str())
-        .collect();
-    NewCard {
-        card_number: number.to_string(),
-        holder_number: i64::from(number.holder().value()),
-        request_id: request.request_id.to_string(),
-        kind: request.basis.kind().label(),
-        state: state.as_str().to_string(),
-        issue_date: validity.issue.to_string(),
-        expiry_date: validity.expiry.to_string(),
-        expected_expiry: request.expected_expiry.map(|d| d.to_string()),
-        previous_card_number: request.basis.previous().map(|p| p.number.as_string()),
-        surname: request.holder.surname.as_str().to_string(),
-        given_names: request.holder.given_names.as_str().to_string(),
-        birth_date: request.holder.birth_date.to_string(),
-        birth_place: request.holder.birth_place.as_str().to_string(),
-        licence_number: request.holder.licence_number.as_str().to_string(),
-        categories: json!(categories).to_string(),
-        address_lines: json!(lines).to_string(),
-        postcode: request.address.postcode().to_string(),
-        country: request.address.country_code().to_string(),
-    }
-}
-
-fn answer_body(request: &CardRequest, card: &NewCard, validity: Validity) -> Value {
-    let id = request.request_id.as_str();
-    let mut body = json!({
-        "request_id": id,
-        "status": card.state,
-        "card_number": card.card_number,
-        "issue_date": validity.issue.to_string(),
-        "expiry_date": validity.expiry.to_string(),
-        "code_95": validity.code_95(),
-        "links": { "self": format!("/v1/requests/{id}") },
+/// Parse, fingerprint and validate: everything that needs no database.
+fn prepare(doc: Value, today: Date) -> Prepared {
+    let fingerprint = fingerprint(&doc);
+    let request_id = doc
+        .get("request_id")
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    let checked = validate(&doc, today).map(|(request, validity)| writer::Checked {
+        document: document_without_pictures(&doc),
+        request,
+        validity,
     });
-    if let Some(expected) = request.expected_expiry.filter(|e| *e != validity.expiry) {
-        body["review"] = json!({
-            "expected_expiry": expected.to_string(),
-            "computed_expiry": validity.expiry.to_string(),
-        });
+    Prepared {
+        fingerprint,
+        request_id,
+        checked,
     }
-    body
+}
+
+fn internal(message: String) -> IntakeError {
+    IntakeError::Store(StoreError::Corrupt(message))
 }
 
 /// The request as stored for reference: everything but the pictures (kept as bytes apart).

@@ -390,12 +390,16 @@ fn picture(w: &mut Walker, b64: &str, path: &str, rules: &images::Rules) -> Opti
         ));
         return None;
     }
-    let decoded = if b64.bytes().any(|b| b.is_ascii_whitespace()) {
-        let compact: Vec<u8> = b64.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
-        BASE64.decode(compact)
-    } else {
-        BASE64.decode(b64)
-    };
+    // Line-wrapped (MIME) base64 is accepted too; the common unwrapped case is decoded
+    // without a scan for white space first.
+    let decoded = BASE64.decode(b64).or_else(|e| {
+        if b64.bytes().any(|b| b.is_ascii_whitespace()) {
+            let compact: Vec<u8> = b64.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
+            BASE64.decode(compact)
+        } else {
+            Err(e)
+        }
+    });
     let bytes = match decoded {
         Ok(b) => b,
         Err(e) => {

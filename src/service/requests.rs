@@ -59,7 +59,7 @@ pub async fn create(State(state): State<AppState>, headers: HeaderMap, body: Bod
             );
         }
     };
-    match state.intake.submit_bytes(&bytes, PORTAL).await {
+    match state.intake.submit_bytes(bytes, PORTAL).await {
         Ok(Submission::Created(a)) => (StatusCode::CREATED, Json(a.body)).into_response(),
         Ok(Submission::Replayed(a)) => (StatusCode::OK, Json(a.body)).into_response(),
         Err(IntakeError::Invalid(violations)) => {
