@@ -22,6 +22,7 @@ pub async fn run(
         crate::store::jobs::enqueue(&mut tx, now, &NewJob::new("bench", json!({ "i": i }))).await?;
     }
     tx.commit().await?;
+    let cpu_before = super::process_cpu_seconds();
     let started = Instant::now();
     let mut handles = Vec::new();
     for w in 0..workers {
@@ -58,6 +59,7 @@ pub async fn run(
         seconds,
         per_second: jobs as f64 / seconds,
         latency: Percentiles::of(&mut samples),
+        cpu_ms_per_item: super::cpu_ms_per_item(cpu_before, super::process_cpu_seconds(), jobs),
         goal: "p99 < 5 ms".to_string(),
     })
 }

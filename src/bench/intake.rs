@@ -67,6 +67,59 @@ pub fn bodies(n: usize, photos: usize, run: &str) -> Result<Vec<Bytes>, BenchErr
         .collect())
 }
 
+/// The CPU floor of intake: photo (30-60 KB JPEG) and signature (PNG) checks alone, on
+/// `threads` threads at once, no HTTP and no database. Requests per second here bound what
+/// the whole intake can reach on this machine.
+pub fn picture_checks(threads: usize, per_thread: usize) -> Result<Row, BenchError> {
+    use crate::domain::images::{self, PHOTO, SIGNATURE};
+    let face = crate::synthetic::portrait(1_000, 413, 531);
+    let photo = crate::synthetic::jpeg_within(&face, 30_000, 60_000)
+        .map_err(|e| BenchError::Fixture(e.to_string()))?;
+    let sig = crate::synthetic::signature("Jean Dupont", 3, 600, 200);
+    let signature =
+        crate::synthetic::png_gray(&sig).map_err(|e| BenchError::Fixture(e.to_string()))?;
+    let cpu_before = super::process_cpu_seconds();
+    let started = Instant::now();
+    let samples: Vec<Duration> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..threads.max(1))
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut own = Vec::with_capacity(per_thread);
+                    for _ in 0..per_thread {
+                        let t = Instant::now();
+                        let ok = images::check(photo.clone(), &PHOTO, "photo").is_ok()
+                            && images::check(signature.clone(), &SIGNATURE, "signature").is_ok();
+                        own.push(if ok { t.elapsed() } else { Duration::MAX });
+                    }
+                    own
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_default())
+            .collect()
+    });
+    if samples.contains(&Duration::MAX) {
+        return Err(BenchError::Fixture(
+            "a benchmark picture failed its check".into(),
+        ));
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    let count = samples.len();
+    let mut samples = samples;
+    Ok(Row {
+        stage: format!("picture checks ({threads} threads, no I/O)"),
+        backend: "-".to_string(),
+        count,
+        seconds,
+        per_second: count as f64 / seconds,
+        latency: Percentiles::of(&mut samples),
+        cpu_ms_per_item: super::cpu_ms_per_item(cpu_before, super::process_cpu_seconds(), count),
+        goal: "bounds intake".to_string(),
+    })
+}
+
 /// Serves `store` on a loopback port and posts every body with `clients` connections.
 pub async fn run(
     store: &Store,
@@ -83,6 +136,7 @@ pub async fn run(
     }));
     let bodies = Arc::new(bodies);
     let next = Arc::new(AtomicUsize::new(0));
+    let cpu_before = super::process_cpu_seconds();
     let started = Instant::now();
     let mut handles = Vec::new();
     for _ in 0..clients {
@@ -114,6 +168,11 @@ pub async fn run(
         seconds,
         per_second: bodies.len() as f64 / seconds,
         latency: Percentiles::of(&mut samples),
+        cpu_ms_per_item: super::cpu_ms_per_item(
+            cpu_before,
+            super::process_cpu_seconds(),
+            bodies.len(),
+        ),
         goal: if backend.starts_with("SQLite") {
             ">= 1000/s"
         } else {

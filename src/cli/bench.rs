@@ -42,6 +42,13 @@ pub async fn run(overrides: &Overrides, args: BenchArgs) -> anyhow::Result<ExitC
     eprintln!("preparing {requests} request bodies with 30-60 KB photos ...");
     let bodies = bench::intake::bodies(requests, 64, &run_id)?;
     let mut rows: Vec<Row> = Vec::new();
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2);
+    let per_thread = if args.quick { 200 } else { 1000 };
+    eprintln!("picture checks ...");
+    rows.push(bench::intake::picture_checks(1, per_thread)?);
+    rows.push(bench::intake::picture_checks(cores, per_thread)?);
 
     let dir = tempfile::tempdir().context("cannot create a temporary folder")?;
     let sqlite = Location::SqliteFile(dir.path().join("bench.sqlite3"));
