@@ -36,10 +36,14 @@ install_packages() {
 
 PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
 
+# The cluster lives under /tmp, not in the checkout: initdb runs as the postgres user, which
+# cannot enter a checkout under /root.
+PG_DIR=${CQCFAB_PG_DIR:-/tmp/cqcfab-pg-$PG_PORT}
+
 # Starts a private PostgreSQL 15 cluster on 127.0.0.1:$PG_PORT (initdb refuses root, so it
 # runs as the postgres user) and exports CQCFAB_TEST_PG_URL for the store tests.
 start_postgres() {
-  local dir=$WORK/pg
+  local dir=$PG_DIR
   export CQCFAB_TEST_PG_URL="postgresql://postgres@127.0.0.1:$PG_PORT/postgres"
   if [ -f "$dir/data/postmaster.pid" ] && su postgres -c "$PG_BIN/pg_ctl -D $dir/data status" >/dev/null 2>&1; then
     log "PostgreSQL already running on port $PG_PORT"
@@ -55,6 +59,6 @@ start_postgres() {
 }
 
 stop_postgres() {
-  local dir=$WORK/pg
+  local dir=$PG_DIR
   [ -f "$dir/data/postmaster.pid" ] && su postgres -c "$PG_BIN/pg_ctl -D $dir/data -m fast -w stop" >/dev/null 2>&1 || true
 }

@@ -165,7 +165,7 @@ async fn audit_verify_fails_on_a_tampered_database(db: &TestDb) {
     let intake = cqcfab::intake::Intake::new(db.store.clone());
     for f in &common::valid_fixtures()[..3] {
         intake
-            .submit_bytes(&serde_json::to_vec(f).unwrap(), "test")
+            .submit_bytes(serde_json::to_vec(f).unwrap(), "test")
             .await
             .unwrap();
     }

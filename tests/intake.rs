@@ -25,6 +25,7 @@ on_both_backends!(clock();
     an_expiry_that_differs_from_ours_is_held_for_review,
     renewals_and_replacements_move_the_right_index,
     a_previous_card_cannot_be_renewed_twice_or_by_someone_else,
+    requests_committed_together_are_each_answered_on_their_own,
 );
 
 async fn assert_nothing_stored(db: &TestDb) {
@@ -42,7 +43,7 @@ async fn assert_nothing_stored(db: &TestDb) {
 
 async fn submit(intake: &Intake, doc: &Value) -> Result<Submission, IntakeError> {
     intake
-        .submit_bytes(&serde_json::to_vec(doc).unwrap(), "test")
+        .submit_bytes(serde_json::to_vec(doc).unwrap(), "test")
         .await
 }
 
@@ -177,7 +178,7 @@ async fn the_same_request_sent_concurrently_makes_one_card(db: &TestDb) {
         let intake = intake.clone();
         let body = serde_json::to_vec(&doc).unwrap();
         handles.push(tokio::spawn(async move {
-            intake.submit_bytes(&body, "test").await
+            intake.submit_bytes(body, "test").await
         }));
     }
     let mut created = 0;
@@ -306,4 +307,81 @@ async fn a_previous_card_cannot_be_renewed_twice_or_by_someone_else(db: &TestDb)
         2,
         "refused requests leave no row"
     );
+}
+
+async fn requests_committed_together_are_each_answered_on_their_own(db: &TestDb) {
+    // Sent at once, these land in the same writer batches: new cards, a duplicate, a
+    // conflicting body under a taken id, and two renewals of one card (one must lose).
+    let intake = Intake::new(db.store.clone());
+    let first = fixture_of("first_issue");
+    let taken = submit(&intake, &first).await.unwrap();
+    let number = taken.answer().body["card_number"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let expiry = taken.answer().body["expiry_date"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let firsts: Vec<&Value> = valid_fixtures()
+        .iter()
+        .filter(|f| f["kind"] == "first_issue")
+        .take(6)
+        .collect();
+    let mut docs: Vec<(String, Value)> = Vec::new();
+    for (i, f) in firsts.iter().enumerate() {
+        let mut d = (*f).clone();
+        d["request_id"] = json!(format!("MIX-{i}"));
+        docs.push((format!("new-{i}"), d));
+    }
+    docs.push(("duplicate".into(), docs[0].1.clone()));
+    let mut changed = docs[1].1.clone();
+    changed["holder"]["birth_place"] = json!("NANTES (44)");
+    docs.push(("conflict".into(), changed));
+    for k in 0..2 {
+        let mut r = first.clone();
+        r["request_id"] = json!(format!("MIX-RENEW-{k}"));
+        r["kind"] = json!("renewal");
+        r["previous_card"] = json!({ "number": number, "expiry": expiry });
+        r["expected_expiry"] = Value::Null;
+        docs.push((format!("renewal-{k}"), r));
+    }
+    let mut handles = Vec::new();
+    for (label, doc) in docs {
+        let intake = intake.clone();
+        handles.push(tokio::spawn(
+            async move { (label, submit(&intake, &doc).await) },
+        ));
+    }
+    let mut created = 0;
+    let mut renewals_won = 0;
+    let mut renewals_superseded = 0;
+    let mut saw_conflict_or_replay = 0;
+    for h in handles {
+        let (label, outcome) = h.await.unwrap();
+        match (label.as_str(), outcome) {
+            (l, Ok(Submission::Created(_))) if l.starts_with("new-") => created += 1,
+            ("duplicate", Ok(_)) => saw_conflict_or_replay += 1,
+            // "conflict" and "new-1" share an id: whichever is taken first wins, the other conflicts.
+            ("conflict" | "new-1", Err(IntakeError::Conflict { .. })) => {
+                saw_conflict_or_replay += 1
+            }
+            // The original of the changed body may itself have been taken second.
+            ("conflict", Ok(Submission::Created(_))) => created += 1,
+            (l, Ok(Submission::Created(_))) if l.starts_with("renewal-") => renewals_won += 1,
+            (l, Err(IntakeError::Invalid(v))) if l.starts_with("renewal-") => {
+                assert_eq!(v[0].code.as_str(), "previous_card_superseded");
+                renewals_superseded += 1;
+            }
+            (l, other) => panic!("{l}: unexpected {other:?}"),
+        }
+    }
+    assert_eq!((renewals_won, renewals_superseded), (1, 1));
+    assert_eq!(created, 6, "every distinct id taken once");
+    assert!(saw_conflict_or_replay >= 1);
+    let cards = db.store.card_count().await.unwrap();
+    assert_eq!(cards as usize, 1 + created + renewals_won);
+    let audit = db.store.verify_audit().await.unwrap();
+    assert!(audit.is_intact(), "{:?}", audit.problems);
+    assert_eq!(audit.records, cards);
 }
