@@ -9,7 +9,6 @@ use std::time::{Duration, Instant};
 
 use common::TestDb;
 use cqcfab::clock::Clock;
-use cqcfab::store::Tx;
 use serde_json::Value;
 
 fn cqcfab(args: &[String]) -> Output {
@@ -177,25 +176,8 @@ async fn audit_verify_fails_on_a_tampered_database(db: &TestDb) {
         text(&ok)
     );
 
-    let mut tx = db.store.begin().await.unwrap();
-    let edit = "UPDATE audit_log SET after = replace(after, 'approved', 'destroyed') WHERE seq = 2";
-    match &mut tx {
-        Tx::Sqlite(t) => {
-            sqlx::query("DROP TRIGGER audit_log_no_update")
-                .execute(&mut **t)
-                .await
-                .unwrap();
-            sqlx::query(edit).execute(&mut **t).await.unwrap();
-        }
-        Tx::Postgres(t) => {
-            sqlx::query("ALTER TABLE audit_log DISABLE TRIGGER USER")
-                .execute(&mut **t)
-                .await
-                .unwrap();
-            sqlx::query(edit).execute(&mut **t).await.unwrap();
-        }
-    }
-    tx.commit().await.unwrap();
+    db.tamper("UPDATE audit_log SET after = replace(after, 'approved', 'destroyed') WHERE seq = 2")
+        .await;
     let bad = cqcfab(&args(db, &["audit", "verify"]));
     let t = text(&bad);
     assert_eq!(bad.status.code(), Some(1), "{t}");

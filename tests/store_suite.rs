@@ -262,33 +262,6 @@ async fn audit_rows(db: &TestDb, n: usize) {
     }
 }
 
-/// Runs raw SQL with the append-only guard lifted, as an attacker with file or superuser
-/// access could.
-async fn tamper(db: &TestDb, sql: &'static str) {
-    let mut tx = db.store.begin().await.unwrap();
-    match &mut tx {
-        Tx::Sqlite(t) => {
-            sqlx::query("DROP TRIGGER audit_log_no_update")
-                .execute(&mut **t)
-                .await
-                .unwrap();
-            sqlx::query("DROP TRIGGER audit_log_no_delete")
-                .execute(&mut **t)
-                .await
-                .unwrap();
-            sqlx::query(sql).execute(&mut **t).await.unwrap();
-        }
-        Tx::Postgres(t) => {
-            sqlx::query("ALTER TABLE audit_log DISABLE TRIGGER USER")
-                .execute(&mut **t)
-                .await
-                .unwrap();
-            sqlx::query(sql).execute(&mut **t).await.unwrap();
-        }
-    }
-    tx.commit().await.unwrap();
-}
-
 async fn the_audit_chain_verifies_and_records_history(db: &TestDb) {
     audit_rows(db, 5).await;
     db.store.audit(&entry("F2", "second.look")).await.unwrap();
@@ -303,14 +276,15 @@ async fn the_audit_chain_verifies_and_records_history(db: &TestDb) {
 
 async fn an_edited_audit_row_is_detected(db: &TestDb) {
     audit_rows(db, 5).await;
-    tamper(db, "UPDATE audit_log SET actor = 'mallory' WHERE seq = 3").await;
+    db.tamper("UPDATE audit_log SET actor = 'mallory' WHERE seq = 3")
+        .await;
     let r = db.store.verify_audit().await.unwrap();
     assert_eq!(r.problems, vec![Problem::HashMismatch { seq: 3 }]);
 }
 
 async fn a_deleted_audit_row_is_detected(db: &TestDb) {
     audit_rows(db, 5).await;
-    tamper(db, "DELETE FROM audit_log WHERE seq = 2").await;
+    db.tamper("DELETE FROM audit_log WHERE seq = 2").await;
     let r = db.store.verify_audit().await.unwrap();
     assert!(
         r.problems.contains(&Problem::Gap {
@@ -324,7 +298,7 @@ async fn a_deleted_audit_row_is_detected(db: &TestDb) {
 
 async fn a_truncated_audit_tail_is_detected(db: &TestDb) {
     audit_rows(db, 5).await;
-    tamper(db, "DELETE FROM audit_log WHERE seq >= 4").await;
+    db.tamper("DELETE FROM audit_log WHERE seq >= 4").await;
     let r = db.store.verify_audit().await.unwrap();
     assert_eq!(
         r.problems,

@@ -351,14 +351,16 @@ impl Store {
 
     /// The error for a lease that no longer holds, saying why.
     async fn refused(&self, lease: &Lease) -> JobError {
-        let mut tx = match self.begin().await {
-            Ok(tx) => tx,
-            Err(e) => return e.into(),
-        };
-        match refusal(&mut tx, lease).await {
-            Ok(reason) => JobError::Lease {
+        let row: Result<Option<(String, Option<String>)>, sqlx::Error> = on_read!(self, |p, pg| {
+            sqlx::query_as(LEASE_STATE)
+                .bind(lease.job_id)
+                .fetch_optional(p)
+                .await
+        });
+        match row {
+            Ok(row) => JobError::Lease {
                 job_id: lease.job_id,
-                reason,
+                reason: classify(row, lease),
             },
             Err(e) => e.into(),
         }
@@ -486,27 +488,34 @@ pub async fn complete(tx: &mut Tx, now: i64, lease: &Lease) -> Result<(), JobErr
 const COMPLETE: &str = "UPDATE jobs SET state = 'done', finished_at = $1, updated_at = $1, lease_token = NULL, \
      lease_expires_at = NULL WHERE id = $2 AND lease_token = $3 AND state = 'running' AND lease_expires_at > $1";
 
-/// Tells why `lease` no longer holds.
+const LEASE_STATE: &str = "SELECT state, lease_token FROM jobs WHERE id = $1";
+
+/// Tells why `lease` no longer holds, read inside `tx`.
 async fn refusal(tx: &mut Tx, lease: &Lease) -> Result<LeaseRefusal, StoreError> {
-    let row: Option<(String, Option<String>, Option<i64>)> = on_tx!(tx, |c, pg| {
-        sqlx::query_as("SELECT state, lease_token, lease_expires_at FROM jobs WHERE id = $1")
+    let row: Option<(String, Option<String>)> = on_tx!(tx, |c, pg| {
+        sqlx::query_as(LEASE_STATE)
             .bind(lease.job_id)
             .fetch_optional(&mut *c)
             .await?
     });
-    Ok(match row {
+    Ok(classify(row, lease))
+}
+
+/// Why a lease was refused, from the job's state and lease token as they are now.
+fn classify(row: Option<(String, Option<String>)>, lease: &Lease) -> LeaseRefusal {
+    match row {
         None => LeaseRefusal::NoSuchJob,
         // Still ours: the statement failed only because the lease ran out.
-        Some((state, token, _))
+        Some((state, token))
             if state == "running" && token.as_deref() == Some(lease.token.as_str()) =>
         {
             LeaseRefusal::Expired
         }
-        Some((state, _, _)) if state == "running" => LeaseRefusal::Foreign,
-        // Reaped after expiry and waiting for the next claim.
-        Some((state, _, _)) if state == "queued" => LeaseRefusal::Expired,
+        Some((state, _)) if state == "running" => LeaseRefusal::Foreign,
+        // Taken back after expiry and waiting for the next claim.
+        Some((state, _)) if state == "queued" => LeaseRefusal::Expired,
         Some(_) => LeaseRefusal::NotRunning,
-    })
+    }
 }
 
 #[cfg(test)]

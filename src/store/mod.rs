@@ -45,12 +45,13 @@ macro_rules! on_tx {
     };
 }
 
-/// Runs `$body` with `$p` bound to a pool for reading (SQLite's reader pool), once per backend.
-macro_rules! on_read {
-    ($store:expr, |$p:ident, $pg:ident| $body:expr) => {
+/// Runs `$body` with `$p` bound to a pool, once per backend: on SQLite the `read` pool or the
+/// single-connection `write` pool, on PostgreSQL the one pool.
+macro_rules! on_pool {
+    ($store:expr, $which:ident, |$p:ident, $pg:ident| $body:expr) => {
         match &$store.db {
-            $crate::store::Db::Sqlite { read, .. } => {
-                let $p = read;
+            $crate::store::Db::Sqlite { $which, .. } => {
+                let $p = $which;
                 #[allow(unused_variables)]
                 let $pg = false;
                 $body
@@ -65,25 +66,19 @@ macro_rules! on_read {
     };
 }
 
+/// Runs `$body` with `$p` bound to a pool for reading (SQLite's reader pool).
+macro_rules! on_read {
+    ($store:expr, |$p:ident, $pg:ident| $body:expr) => {
+        on_pool!($store, read, |$p, $pg| $body)
+    };
+}
+
 /// Runs `$body` with `$p` bound to a pool for single-statement writes in autocommit mode
-/// (SQLite's writer connection), once per backend. One statement is atomic on its own; going
-/// without BEGIN/COMMIT saves two round trips on the hot paths of the job queue.
+/// (SQLite's writer connection). One statement is atomic on its own; going without
+/// BEGIN/COMMIT saves two round trips on the hot paths of the job queue.
 macro_rules! on_write {
     ($store:expr, |$p:ident, $pg:ident| $body:expr) => {
-        match &$store.db {
-            $crate::store::Db::Sqlite { write, .. } => {
-                let $p = write;
-                #[allow(unused_variables)]
-                let $pg = false;
-                $body
-            }
-            $crate::store::Db::Postgres(pool) => {
-                let $p = pool;
-                #[allow(unused_variables)]
-                let $pg = true;
-                $body
-            }
-        }
+        on_pool!($store, write, |$p, $pg| $body)
     };
 }
 

@@ -62,6 +62,34 @@ impl TestDb {
         }
     }
 
+    /// Runs `sql` against the audit log with its append-only guard lifted, as someone with
+    /// file or superuser access could: the hash chain must still catch it.
+    pub async fn tamper(&self, sql: &'static str) {
+        use cqcfab::store::Tx;
+        let mut tx = self.store.begin().await.unwrap();
+        match &mut tx {
+            Tx::Sqlite(t) => {
+                sqlx::query("DROP TRIGGER audit_log_no_update")
+                    .execute(&mut **t)
+                    .await
+                    .unwrap();
+                sqlx::query("DROP TRIGGER audit_log_no_delete")
+                    .execute(&mut **t)
+                    .await
+                    .unwrap();
+                sqlx::query(sql).execute(&mut **t).await.unwrap();
+            }
+            Tx::Postgres(t) => {
+                sqlx::query("ALTER TABLE audit_log DISABLE TRIGGER USER")
+                    .execute(&mut **t)
+                    .await
+                    .unwrap();
+                sqlx::query(sql).execute(&mut **t).await.unwrap();
+            }
+        }
+        tx.commit().await.unwrap();
+    }
+
     /// The path of the SQLite file, or the PostgreSQL URL, as `--data`/`--database-url` args.
     pub fn cli_args(&self) -> Vec<String> {
         match &self.location {

@@ -315,8 +315,27 @@ impl Machine for CardState {
     type Event = CardEvent;
     const NAME: &'static str = "card";
 
+    const STATES: &'static [Self] = &CardState::ALL;
+    const EVENTS: &'static [CardEvent] = &CardEvent::ALL;
+
     fn next(self, event: CardEvent) -> Option<Self> {
         CardState::next(self, event)
+    }
+
+    fn state_name(self) -> &'static str {
+        self.as_str()
+    }
+
+    fn event_name(event: CardEvent) -> &'static str {
+        event.as_str()
+    }
+
+    fn parse_state(name: &str) -> Option<Self> {
+        CardState::parse(name)
+    }
+
+    fn parse_event(name: &str) -> Option<CardEvent> {
+        CardEvent::parse(name)
     }
 }
 
@@ -402,50 +421,12 @@ mod tests {
 
     #[test]
     fn every_state_event_pair_is_either_allowed_or_refused() {
-        let mut allowed = 0;
-        for s in CardState::ALL {
-            for e in CardEvent::ALL {
-                let expected = ALLOWED
-                    .iter()
-                    .find(|(from, ev, _)| *from == s && *ev == e)
-                    .map(|&(_, _, to)| to);
-                match (s.apply(e), expected) {
-                    (Ok(to), Some(want)) => {
-                        assert_eq!(to, want, "{s} + {e}");
-                        allowed += 1;
-                    }
-                    (Err(err), None) => assert_eq!(err, IllegalTransition { state: s, event: e }),
-                    (got, want) => panic!("{s} + {e}: got {got:?}, table says {want:?}"),
-                }
-            }
-        }
-        assert_eq!(allowed, ALLOWED.len(), "duplicate rows in ALLOWED");
+        crate::domain::lifecycle::conformance::matches_table(ALLOWED);
     }
 
     #[test]
     fn names_are_unique_and_round_trip() {
-        for s in CardState::ALL {
-            assert_eq!(CardState::parse(s.as_str()), Some(s));
-            assert_eq!(
-                CardState::ALL
-                    .iter()
-                    .filter(|o| o.as_str() == s.as_str())
-                    .count(),
-                1
-            );
-        }
-        for e in CardEvent::ALL {
-            assert_eq!(CardEvent::parse(e.as_str()), Some(e));
-            assert_eq!(
-                CardEvent::ALL
-                    .iter()
-                    .filter(|o| o.as_str() == e.as_str())
-                    .count(),
-                1
-            );
-        }
-        assert_eq!(CardState::parse("Dispatched"), None);
-        assert_eq!(CardEvent::parse(""), None);
+        crate::domain::lifecycle::conformance::names_round_trip::<CardState>();
     }
 
     #[test]

@@ -185,8 +185,27 @@ impl Machine for PieceState {
     type Event = PieceEvent;
     const NAME: &'static str = "piece";
 
+    const STATES: &'static [Self] = &PieceState::ALL;
+    const EVENTS: &'static [PieceEvent] = &PieceEvent::ALL;
+
     fn next(self, event: PieceEvent) -> Option<Self> {
         PieceState::next(self, event)
+    }
+
+    fn state_name(self) -> &'static str {
+        self.as_str()
+    }
+
+    fn event_name(event: PieceEvent) -> &'static str {
+        event.as_str()
+    }
+
+    fn parse_state(name: &str) -> Option<Self> {
+        PieceState::parse(name)
+    }
+
+    fn parse_event(name: &str) -> Option<PieceEvent> {
+        PieceEvent::parse(name)
     }
 }
 
@@ -235,49 +254,12 @@ mod tests {
 
     #[test]
     fn every_state_event_pair_is_either_allowed_or_refused() {
-        let mut allowed = 0;
-        for s in PieceState::ALL {
-            for e in PieceEvent::ALL {
-                let expected = ALLOWED
-                    .iter()
-                    .find(|(from, ev, _)| *from == s && *ev == e)
-                    .map(|&(_, _, to)| to);
-                match (s.apply(e), expected) {
-                    (Ok(to), Some(want)) => {
-                        assert_eq!(to, want, "{s} + {e}");
-                        allowed += 1;
-                    }
-                    (Err(err), None) => assert_eq!(err, IllegalTransition { state: s, event: e }),
-                    (got, want) => panic!("{s} + {e}: got {got:?}, table says {want:?}"),
-                }
-            }
-        }
-        assert_eq!(allowed, ALLOWED.len(), "duplicate rows in ALLOWED");
+        crate::domain::lifecycle::conformance::matches_table(ALLOWED);
     }
 
     #[test]
     fn names_are_unique_and_round_trip() {
-        for s in PieceState::ALL {
-            assert_eq!(PieceState::parse(s.as_str()), Some(s));
-            assert_eq!(
-                PieceState::ALL
-                    .iter()
-                    .filter(|o| o.as_str() == s.as_str())
-                    .count(),
-                1
-            );
-        }
-        for e in PieceEvent::ALL {
-            assert_eq!(PieceEvent::parse(e.as_str()), Some(e));
-            assert_eq!(
-                PieceEvent::ALL
-                    .iter()
-                    .filter(|o| o.as_str() == e.as_str())
-                    .count(),
-                1
-            );
-        }
-        assert_eq!(PieceState::parse("pnd"), None);
+        crate::domain::lifecycle::conformance::names_round_trip::<PieceState>();
     }
 
     #[test]
