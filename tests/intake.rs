@@ -360,8 +360,11 @@ async fn requests_committed_together_are_each_answered_on_their_own(db: &TestDb)
     for h in handles {
         let (label, outcome) = h.await.unwrap();
         match (label.as_str(), outcome) {
-            (l, Ok(Submission::Created(_))) if l.starts_with("new-") => created += 1,
-            ("duplicate", Ok(_)) => saw_conflict_or_replay += 1,
+            // "duplicate" repeats "new-0": whichever is taken first is created, the other replays.
+            (l, Ok(Submission::Created(_))) if l.starts_with("new-") || l == "duplicate" => {
+                created += 1
+            }
+            ("duplicate" | "new-0", Ok(Submission::Replayed(_))) => saw_conflict_or_replay += 1,
             // "conflict" and "new-1" share an id: whichever is taken first wins, the other conflicts.
             ("conflict" | "new-1", Err(IntakeError::Conflict { .. })) => {
                 saw_conflict_or_replay += 1
@@ -378,7 +381,7 @@ async fn requests_committed_together_are_each_answered_on_their_own(db: &TestDb)
     }
     assert_eq!((renewals_won, renewals_superseded), (1, 1));
     assert_eq!(created, 6, "every distinct id taken once");
-    assert!(saw_conflict_or_replay >= 1);
+    assert_eq!(saw_conflict_or_replay, 2, "one replay and one conflict");
     let cards = db.store.card_count().await.unwrap();
     assert_eq!(cards as usize, 1 + created + renewals_won);
     let audit = db.store.verify_audit().await.unwrap();
