@@ -11,7 +11,7 @@ log() { printf '\033[1m[ci] %s\033[0m\n' "$*" >&2; }
 
 # Debian packages the build and the tests need. Installed only when missing, so a second
 # run costs nothing.
-PACKAGES=(pkgconf build-essential ca-certificates postgresql-15 python3)
+PACKAGES=(pkgconf build-essential ca-certificates postgresql-15 python3 poppler-utils qpdf)
 
 install_packages() {
   local missing=()

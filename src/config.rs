@@ -27,6 +27,8 @@ pub struct FileConfig {
     pub listen: Option<String>,
     pub portal_token: Option<String>,
     pub log: Option<String>,
+    /// Issuing authority printed in field 4c.
+    pub authority: Option<String>,
 }
 
 /// Values that came from flags or environment variables (clap fills these).
@@ -48,6 +50,8 @@ pub struct Config {
     pub listen: SocketAddr,
     pub portal_token: Option<String>,
     pub log: String,
+    /// Issuing authority printed in field 4c of every card.
+    pub authority: String,
     /// The file that was read, if any.
     pub source: Option<PathBuf>,
 }
@@ -112,6 +116,10 @@ impl Config {
                 .clone()
                 .or(file.log)
                 .unwrap_or_else(|| "info".to_string()),
+            authority: file
+                .authority
+                .filter(|a| !a.trim().is_empty())
+                .unwrap_or_else(|| crate::render::card_data::DEFAULT_AUTHORITY.to_string()),
             source,
         })
     }

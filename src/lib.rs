@@ -12,6 +12,7 @@ pub mod clock;
 pub mod config;
 pub mod domain;
 pub mod intake;
+pub mod render;
 pub mod service;
 pub mod store;
 pub mod synthetic;

@@ -186,27 +186,82 @@ async fn audit_verify_fails_on_a_tampered_database(db: &TestDb) {
 }
 
 #[test]
-fn the_demo_imports_the_fixtures_into_a_fresh_database() {
+fn the_demo_imports_and_renders_the_fixtures_in_a_fresh_database() {
     let dir = tempfile::tempdir().unwrap();
     let out_dir = dir.path().join("out");
-    for _ in 0..2 {
-        // Twice: the second run must start fresh, not replay the first.
-        let out = cqcfab(&[
+    // Twice: the second run must start fresh, not add to the first.
+    for (cards, expect) in [
+        (Some("20"), "20 new, 0 already present, 0 rejected"),
+        (None, "200 new, 0 already present, 0 rejected"),
+    ] {
+        let mut args = vec![
             "demo".into(),
             "--out".into(),
             out_dir.to_str().unwrap().into(),
-        ]);
+        ];
+        if let Some(n) = cards {
+            args.extend(["--cards".into(), n.into()]);
+        }
+        let out = cqcfab(&args);
         assert!(out.status.success(), "{}", text(&out));
-        assert!(
-            text(&out).contains("200 new, 0 already present, 0 rejected"),
-            "{}",
-            text(&out)
-        );
+        assert!(text(&out).contains(expect), "{}", text(&out));
     }
     let summary: Value =
         serde_json::from_slice(&std::fs::read(out_dir.join("summary.json")).unwrap()).unwrap();
-    assert_eq!(summary["cards_by_state"]["approved"], 200);
+    assert_eq!(summary["cards_by_state"]["in_production"], 200);
+    assert_eq!(summary["render"]["rendered"], 200);
     assert_eq!(summary["audit"]["intact"], true);
+    let samples = summary["render"]["samples"].as_array().unwrap();
+    assert_eq!(samples.len(), 6, "{summary}");
+    for card in samples {
+        let card_dir = out_dir.join("cards").join(card.as_str().unwrap());
+        for file in [
+            "proof.pdf",
+            "front-preview.png",
+            "back-preview.png",
+            "front-personalisation.png",
+            "back-personalisation.png",
+        ] {
+            let bytes =
+                std::fs::read(card_dir.join(file)).unwrap_or_else(|e| panic!("{file}: {e}"));
+            assert!(
+                bytes.starts_with(b"%PDF-") || bytes.starts_with(b"\x89PNG"),
+                "{file}"
+            );
+        }
+    }
+
+    // One card on demand, from the demo's database.
+    let data = out_dir.join("data");
+    let one = dir.path().join("one");
+    let out = cqcfab(&[
+        "render".into(),
+        "--data".into(),
+        data.to_str().unwrap().into(),
+        "--request".into(),
+        "FIX-2026-000000".into(),
+        "--out".into(),
+        one.to_str().unwrap().into(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("proof.pdf"), "{}", text(&out));
+    let front = image::open(one.join("front-personalisation.png")).unwrap();
+    assert_eq!((front.width(), front.height()), (1011, 638), "300 dpi");
+    let out = cqcfab(&[
+        "render".into(),
+        "--data".into(),
+        data.to_str().unwrap().into(),
+        "--request".into(),
+        "NO-SUCH-REQUEST".into(),
+        "--out".into(),
+        one.to_str().unwrap().into(),
+    ]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out).contains("no card for request NO-SUCH-REQUEST"),
+        "{}",
+        text(&out)
+    );
 }
 
 #[test]
@@ -214,7 +269,7 @@ fn help_explains_every_command() {
     let out = cqcfab(&["--help".into()]);
     let t = text(&out);
     for cmd in [
-        "serve", "import", "status", "audit", "demo", "bench", "fixtures",
+        "serve", "import", "status", "audit", "demo", "bench", "fixtures", "render",
     ] {
         assert!(t.contains(cmd), "--help does not mention {cmd}: {t}");
     }

@@ -3,6 +3,9 @@
 
 pub mod claims;
 pub mod intake;
+pub mod render;
+
+pub use intake::BenchError;
 
 use std::time::Duration;
 

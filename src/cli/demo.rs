@@ -1,8 +1,10 @@
 //! `cqcfab demo --out DIR`: a production run on the embedded defaults.
 //!
-//! For now (foundation) the run starts a fresh embedded database, imports the fixture
-//! requests through the same path as `cqcfab import`, verifies the audit chain and writes a
-//! summary by state. Later capabilities extend it to a full production day.
+//! For now the run starts a fresh embedded database, imports the fixture requests through the
+//! same path as `cqcfab import`, renders every card (proof and bitmaps, stored with their
+//! hashes) with one render worker per core, writes a few sample cards to look at, verifies
+//! the audit chain and writes a summary by state. Later capabilities extend it to a full
+//! production day.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -49,6 +51,8 @@ pub async fn run(overrides: &Overrides, args: DemoArgs) -> anyhow::Result<ExitCo
     let report = super::import::import(&intake, &requests, None).await?;
     super::import::print_report(&report);
 
+    let rendered = render_stage(&store, &config, &args.out).await?;
+
     let counts = store.card_counts().await?;
     let jobs = store.job_counts().await?;
     let audit = store.verify_audit().await?;
@@ -74,6 +78,7 @@ pub async fn run(overrides: &Overrides, args: DemoArgs) -> anyhow::Result<ExitCo
         "requests": { "lines": report.lines, "created": report.created, "replayed": report.replayed, "rejected": report.rejected.len() },
         "cards_by_state": counts.iter().map(|(s, n)| (s.clone(), json!(n))).collect::<serde_json::Map<_, _>>(),
         "jobs": jobs.iter().map(|(k, s, n)| json!({ "kind": k, "state": s, "count": n })).collect::<Vec<_>>(),
+        "render": rendered,
         "audit": { "records": audit.records, "intact": audit.is_intact(), "head": audit.head_hash },
         "seconds": started.elapsed().as_secs_f64(),
     });
@@ -91,6 +96,104 @@ pub async fn run(overrides: &Overrides, args: DemoArgs) -> anyhow::Result<ExitCo
     } else {
         ExitCode::FAILURE
     })
+}
+
+/// Cards whose pictures the demo writes out for people to look at (when they are in the run):
+/// a typical card, other EU scripts, long names.
+const SAMPLES: [&str; 6] = [
+    "FIX-2026-000000",
+    "FIX-2026-000004",
+    "FIX-2026-000005",
+    "FIX-2026-000006",
+    "FIX-2026-000019",
+    "FIX-2026-000020",
+];
+
+/// Renders every approved card with one worker per core, then writes the proof and bitmaps of
+/// a few cards to `out/cards/<card number>/`.
+async fn render_stage(
+    store: &crate::store::Store,
+    config: &Config,
+    out: &Path,
+) -> anyhow::Result<serde_json::Value> {
+    use crate::render::worker::{self, Done};
+    let started = Instant::now();
+    let renderer = std::sync::Arc::new(crate::render::Renderer::new(&config.authority)?);
+    let waiting = store
+        .job_counts()
+        .await?
+        .iter()
+        .filter(|(kind, _, _)| kind == crate::intake::RENDER_JOB)
+        .map(|(_, _, n)| *n as u64)
+        .sum();
+    let bar = super::progress(waiting, "rendering");
+    let tick = bar.clone();
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let outcomes = worker::drain(store, &renderer, "demo-render", workers, move |_| {
+        tick.inc(1)
+    })
+    .await;
+    bar.finish_and_clear();
+    let (mut rendered, mut stopped, mut failed) = (0, Vec::new(), 0);
+    for o in &outcomes {
+        match o {
+            Ok(Done::Rendered { .. }) => rendered += 1,
+            Ok(Done::Stopped {
+                card_number,
+                reason,
+            }) => stopped.push(json!({ "card": card_number, "reason": reason })),
+            Ok(Done::Skipped { .. }) => {}
+            Err(e) => {
+                failed += 1;
+                tracing::warn!(error = %e, "render job failed");
+            }
+        }
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    println!(
+        "rendered {rendered} card(s) in {seconds:.1} s ({:.0}/s), {} stopped, {failed} failed",
+        rendered as f64 / seconds.max(1e-9),
+        stopped.len()
+    );
+    let dir = out.join("cards");
+    let mut samples = Vec::new();
+    for id in SAMPLES {
+        let Some(card) = store.card_by_request(id).await? else {
+            continue;
+        };
+        let media = |role: &'static str| async move {
+            store
+                .request_media(id, role)
+                .await
+                .map(|m| m.and_then(|m| m.bytes))
+        };
+        let (Some(photo), Some(signature)) = (media("photo").await?, media("signature").await?)
+        else {
+            continue;
+        };
+        let data =
+            crate::render::card_data::CardData::from_record(&card, renderer.authority(), None)?;
+        let render = renderer.render(&data, &photo, &signature)?;
+        let card_dir = dir.join(&card.card_number);
+        std::fs::create_dir_all(&card_dir)
+            .with_context(|| format!("cannot create {}", card_dir.display()))?;
+        for o in &render.outputs {
+            let path = card_dir.join(o.name);
+            std::fs::write(&path, &o.bytes)
+                .with_context(|| format!("cannot write {}", path.display()))?;
+        }
+        samples.push(card.card_number);
+    }
+    if !samples.is_empty() {
+        println!("sample cards (proof.pdf and previews) in {}", dir.display());
+    }
+    Ok(json!({
+        "rendered": rendered,
+        "stopped": stopped,
+        "failed": failed,
+        "seconds": seconds,
+        "samples": samples,
+    }))
 }
 
 /// Removes a previous demo database so that every run starts fresh.

@@ -5,6 +5,7 @@ mod bench;
 mod demo;
 mod fixtures;
 mod import;
+mod render;
 mod serve;
 mod status;
 
@@ -67,6 +68,9 @@ enum Command {
     /// Import card requests from a JSON Lines file (one portal request per line, pictures in
     /// base64). Safe to run again after a crash: every request is taken exactly once.
     Import(import::ImportArgs),
+    /// Render one card: the PDF proof and the 300-dpi bitmaps (previews and the personalisation
+    /// layers that go to the printer), written to --out with their SHA-256.
+    Render(render::RenderArgs),
     /// Show what the bureau holds: cards by state, jobs by kind and state, the audit chain head.
     Status,
     /// Audit trail tools.
@@ -131,8 +135,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         log: cli.global.log.clone(),
     };
     match cli.command {
-        Command::Serve(_) => serve::run(&load(&overrides)?).await,
+        Command::Serve(args) => serve::run(&load(&overrides)?, &args).await,
         Command::Import(args) => import::run(&load(&overrides)?, args).await,
+        Command::Render(args) => render::run(&load(&overrides)?, args).await,
         Command::Status => status::run(&load(&overrides)?).await,
         Command::Audit(cmd) => audit::run(&load(&overrides)?, cmd).await,
         Command::Demo(args) => demo::run(&overrides, args).await,

@@ -5,7 +5,10 @@ use std::process::ExitCode;
 use anyhow::{Context, bail};
 use clap::Args;
 
+use std::sync::Arc;
+
 use crate::config::Config;
+use crate::render::{Renderer, worker};
 use crate::service::{AppState, Token, serve};
 
 #[derive(Debug, Args)]
@@ -13,9 +16,13 @@ pub struct ServeArgs {
     /// Address and port to listen on [default: 127.0.0.1:8080].
     #[arg(long, env = "CQCFAB_LISTEN", value_name = "ADDR:PORT")]
     pub listen: Option<String>,
+    /// Render workers on this node (each renders one card at a time on its own core);
+    /// 0 leaves rendering to other nodes [default: the number of cores].
+    #[arg(long, value_name = "N")]
+    pub render_workers: Option<usize>,
 }
 
-pub async fn run(config: &Config) -> anyhow::Result<ExitCode> {
+pub async fn run(config: &Config, args: &ServeArgs) -> anyhow::Result<ExitCode> {
     let Some(token) = config.portal_token.as_deref() else {
         bail!(
             "no portal token is configured: set CQCFAB_PORTAL_TOKEN (or portal_token in the configuration file) \
@@ -27,6 +34,26 @@ pub async fn run(config: &Config) -> anyhow::Result<ExitCode> {
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
     tracing::info!(listen = %config.listen, database = %config.location().describe(), "cqcfab serving");
+    let workers = args.render_workers.unwrap_or_else(|| {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+    });
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let mut tasks = tokio::task::JoinSet::new();
+    if workers > 0 {
+        let renderer = Arc::new(Renderer::new(&config.authority)?);
+        let node = format!("{}-{}", hostname(), std::process::id());
+        for i in 0..workers {
+            tasks.spawn(worker::run(
+                store.clone(),
+                renderer.clone(),
+                format!("{node}-render-{i}"),
+                stopped.clone(),
+            ));
+        }
+        tracing::info!(workers, "render workers started");
+    }
     serve(
         listener,
         AppState::new(store.clone(), Some(Token::new(token))),
@@ -34,6 +61,8 @@ pub async fn run(config: &Config) -> anyhow::Result<ExitCode> {
     )
     .await
     .context("the HTTP server stopped")?;
+    let _ = stop.send(true);
+    while tasks.join_next().await.is_some() {}
     store.close().await;
     Ok(ExitCode::SUCCESS)
 }
@@ -59,4 +88,13 @@ async fn shutdown_signal() {
         _ = term => {},
     }
     tracing::info!("shutting down");
+}
+
+/// This machine's name, for job lease owners (which node holds a job).
+pub fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "node".to_string())
 }

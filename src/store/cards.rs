@@ -3,6 +3,7 @@
 use sqlx::{Database, Encode, QueryBuilder, Type};
 
 use super::{Store, StoreError, Tx};
+use crate::domain::lifecycle::{CardEvent, CardState, IllegalTransition};
 
 /// A card row to insert.
 #[derive(Debug, Clone)]
@@ -141,6 +142,61 @@ pub async fn set_state(
         .rows_affected();
         Ok(n == 1)
     })
+}
+
+/// A change of state refused.
+#[derive(Debug, thiserror::Error)]
+pub enum TransitionError {
+    #[error(transparent)]
+    Illegal(#[from] IllegalTransition<CardState>),
+    #[error("card {card_number} is in an unknown state {state:?}")]
+    UnknownState { card_number: String, state: String },
+    #[error("card {card_number} changed meanwhile (another worker moved it); nothing done")]
+    Raced { card_number: String },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Moves `card` by `event` inside `tx`: the life-cycle machine decides, the row changes only
+/// if nobody moved it since it was read, and the audit trail records who, what and why.
+pub async fn apply(
+    tx: &mut Tx,
+    now: i64,
+    card: &CardRecord,
+    event: CardEvent,
+    actor: &str,
+    reason: Option<&str>,
+    details: serde_json::Value,
+) -> Result<CardState, TransitionError> {
+    let from = CardState::parse(&card.state).ok_or_else(|| TransitionError::UnknownState {
+        card_number: card.card_number.clone(),
+        state: card.state.clone(),
+    })?;
+    let to = from.apply(event)?;
+    if !set_state(tx, now, card.id, card.version, to.as_str()).await? {
+        return Err(TransitionError::Raced {
+            card_number: card.card_number.clone(),
+        });
+    }
+    let mut after = serde_json::json!({ "state": to.as_str() });
+    if let (Some(a), serde_json::Value::Object(extra)) = (after.as_object_mut(), details) {
+        a.extend(extra);
+    }
+    super::audit::append(
+        tx,
+        now,
+        &super::audit::Entry {
+            actor,
+            action: &format!("card.{}", event.as_str()),
+            entity_type: "card",
+            entity_id: &card.card_number,
+            before: Some(serde_json::json!({ "state": from.as_str() })),
+            after: Some(after),
+            reason,
+        },
+    )
+    .await?;
+    Ok(to)
 }
 
 impl Store {

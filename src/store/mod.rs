@@ -115,6 +115,7 @@ impl Parts {
     }
 }
 
+pub mod artifacts;
 pub mod audit;
 pub mod cards;
 pub mod intake;

@@ -1,0 +1,141 @@
+//! The text a card shows, field by field, formatted as the card prints it.
+
+use std::collections::HashMap;
+
+use time::Date;
+
+use super::layout::Field;
+use crate::domain::card_number::CardNumber;
+use crate::store::cards::CardRecord;
+
+/// Who issues the card (field 4c), printed when no other authority is configured.
+pub const DEFAULT_AUTHORITY: &str = "MINISTÈRE CHARGÉ DES TRANSPORTS";
+
+/// Field values of one card. A field without a value (residence, an unknown support number)
+/// is left off the card: its element draws nothing.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CardData {
+    values: HashMap<Field, String>,
+}
+
+/// Why a card record cannot be shown.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DataError {
+    #[error("card {card}: {what} is missing (personal data purged?)")]
+    Missing { card: String, what: &'static str },
+    #[error("card {card}: {what} {value:?} is not a date")]
+    BadDate {
+        card: String,
+        what: &'static str,
+        value: String,
+    },
+}
+
+impl CardData {
+    pub fn get(&self, field: Field) -> Option<&str> {
+        self.values.get(&field).map(String::as_str)
+    }
+
+    pub fn set(&mut self, field: Field, value: impl Into<String>) {
+        self.values.insert(field, value.into());
+    }
+
+    /// The fields of a stored card. `support_number` is the card body's serial when a blank
+    /// has been drawn for it.
+    pub fn from_record(
+        card: &CardRecord,
+        authority: &str,
+        support_number: Option<&str>,
+    ) -> Result<CardData, DataError> {
+        let missing = |what| DataError::Missing {
+            card: card.card_number.clone(),
+            what,
+        };
+        let date = |what: &'static str, value: &str| {
+            parse_date(value)
+                .map(card_date)
+                .ok_or_else(|| DataError::BadDate {
+                    card: card.card_number.clone(),
+                    what,
+                    value: value.to_string(),
+                })
+        };
+        let mut d = CardData::default();
+        d.set(
+            Field::Surname,
+            card.surname.clone().ok_or_else(|| missing("the surname"))?,
+        );
+        d.set(
+            Field::GivenNames,
+            card.given_names
+                .clone()
+                .ok_or_else(|| missing("the given names"))?,
+        );
+        let birth = card
+            .birth_date
+            .as_deref()
+            .ok_or_else(|| missing("the birth date"))?;
+        let place = card
+            .birth_place
+            .as_deref()
+            .ok_or_else(|| missing("the place of birth"))?;
+        d.set(
+            Field::Birth,
+            format!("{} {place}", date("the birth date", birth)?),
+        );
+        d.set(Field::IssueDate, date("the issue date", &card.issue_date)?);
+        d.set(
+            Field::ExpiryDate,
+            date("the expiry date", &card.expiry_date)?,
+        );
+        d.set(Field::Authority, authority);
+        if let Ok(n) = CardNumber::parse(&card.card_number) {
+            d.set(Field::AdminNumber, format!("{:08}", n.holder().value()));
+        }
+        d.set(
+            Field::LicenceNumber,
+            card.licence_number
+                .clone()
+                .ok_or_else(|| missing("the licence number"))?,
+        );
+        d.set(Field::CardNumber, card.card_number.clone());
+        let categories: Vec<String> = serde_json::from_str(&card.categories).unwrap_or_default();
+        d.set(Field::Categories, categories.join(" "));
+        let expiry = parse_date(&card.expiry_date).ok_or_else(|| DataError::BadDate {
+            card: card.card_number.clone(),
+            what: "the expiry date",
+            value: card.expiry_date.clone(),
+        })?;
+        d.set(Field::Code95, code_95(expiry));
+        if let Some(s) = support_number {
+            d.set(Field::SupportNumber, s);
+        }
+        Ok(d)
+    }
+}
+
+fn parse_date(s: &str) -> Option<Date> {
+    Date::parse(s, time::macros::format_description!("[year]-[month]-[day]")).ok()
+}
+
+/// Dates as the EU card models print them: `dd.mm.yyyy`.
+pub fn card_date(d: Date) -> String {
+    format!("{:02}.{:02}.{:04}", d.day(), u8::from(d.month()), d.year())
+}
+
+/// Field 10: the Union code 95 with its expiry, `95.dd.mm.yyyy`.
+pub fn code_95(expiry: Date) -> String {
+    format!("95.{}", card_date(expiry))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::date;
+
+    #[test]
+    fn dates_print_as_on_the_card() {
+        assert_eq!(card_date(date!(2031 - 10 - 30)), "30.10.2031");
+        assert_eq!(code_95(date!(2029 - 06 - 01)), "95.01.06.2029");
+    }
+}
