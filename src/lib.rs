@@ -7,6 +7,7 @@
 #![forbid(unsafe_code)]
 
 pub mod bench;
+pub mod chip;
 pub mod cli;
 pub mod clock;
 pub mod config;

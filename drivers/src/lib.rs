@@ -1,6 +1,10 @@
 //! Hardware boundary crates of cqcfab.
 //!
-//! This crate will hold the APDU transport trait with its PC/SC backend and the serial barcode
-//! scanner driver (issues "Chip" and "Returns"). It is empty until those capabilities land, so the
-//! workspace layout matches the design card from the first commit.
+//! - [`apdu`]: ISO/IEC 7816-4 command and response APDUs, short and extended length.
+//! - [`transport`]: the one trait every card reader backend implements (`transmit`), and the
+//!   error kinds a station must tell apart: a card pulled out, a reader gone, the PC/SC service
+//!   down. The PC/SC backend and the serial scanner driver come with the next increments.
 #![forbid(unsafe_code)]
+
+pub mod apdu;
+pub mod transport;
