@@ -161,6 +161,11 @@ pub fn check(bytes: Vec<u8>, rules: &Rules, path: &str) -> Result<Picture, Viola
             format!("the {what}'s header cannot be read: {e}"),
         )
     })?;
+    // Sizes and shape as the picture is displayed (a phone photo stored on its side).
+    let (width, height) = {
+        let (w, h) = super::exif::orientation(&bytes).display_dims(width as usize, height as usize);
+        (w as u32, h as u32)
+    };
     if width > rules.max_side
         || height > rules.max_side
         || u64::from(width) * u64::from(height) > rules.max_pixels
@@ -426,6 +431,26 @@ mod tests {
         img.write_to(&mut Cursor::new(&mut out), ImageFormat::Png)
             .unwrap();
         out
+    }
+
+    /// `jpeg` with an APP1 Exif segment saying "turn a quarter clockwise" (orientation 6).
+    fn turned(mut jpeg: Vec<u8>) -> Vec<u8> {
+        let mut seg = b"Exif\0\0MM\0\x2a\0\0\0\x08".to_vec();
+        seg.extend([0, 1, 0x01, 0x12, 0, 3, 0, 0, 0, 1, 0, 6, 0, 0, 0, 0, 0, 0]);
+        let mut app1 = vec![0xFF, 0xE1];
+        app1.extend(((seg.len() + 2) as u16).to_be_bytes());
+        app1.extend(seg);
+        jpeg.splice(2..2, app1);
+        jpeg
+    }
+
+    #[test]
+    fn a_photo_stored_on_its_side_is_judged_as_displayed() {
+        let side = jpeg(531, 413);
+        let e = check(side.clone(), &PHOTO, "photo").unwrap_err();
+        assert_eq!(e.code, Code::ImageTooSmall, "{e:?}");
+        let p = check(turned(side), &PHOTO, "photo").unwrap();
+        assert_eq!((p.width, p.height), (413, 531), "as displayed");
     }
 
     #[test]

@@ -5,6 +5,7 @@
 
 pub mod address;
 pub mod card_number;
+pub mod exif;
 pub mod holder;
 pub mod images;
 pub mod lifecycle;

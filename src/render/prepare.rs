@@ -11,6 +11,7 @@
 //! The work is done on one 8-bit luma plane from decoding on: the photo is the largest piece of
 //! work per card (benchmark goal 400 cards/s on two cores), and colour is never printed.
 
+use crate::domain::exif::{Orientation, exif_orientation, png_orientation};
 use std::io::Cursor;
 use std::sync::LazyLock;
 
@@ -118,7 +119,7 @@ pub fn prepare_photo(bytes: &[u8], w: u32, h: u32) -> Result<GrayImage, PrepareE
     let o = picture.orientation;
     let (dw, dh) = o.display_dims(picture.width, picture.height);
     let crop = photo_crop(dw, dh, w as usize, h as usize)?;
-    let stored = o.stored_rect(crop, picture.width, picture.height);
+    let stored = stored_rect(o, crop, picture.width, picture.height);
     let (rw, rh) = if o.swaps_axes() {
         (h as usize, w as usize)
     } else {
@@ -573,51 +574,16 @@ fn ink_box(ink: &[bool], w: usize, h: usize) -> Option<Rect> {
 // ---------------------------------------------------------------------------------------------
 // Orientation
 
-/// An EXIF orientation, 1 to 8: how the stored pixels must be turned or flipped to appear as
-/// the camera saw them (and as every browser, hence the portal's preview, shows them).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Orientation(u8);
-
-impl Orientation {
-    const NORMAL: Orientation = Orientation(1);
-
-    /// 5 to 8 are quarter turns (with or without a flip): width and height swap.
-    fn swaps_axes(self) -> bool {
-        self.0 >= 5
-    }
-
-    fn display_dims(self, w: usize, h: usize) -> (usize, usize) {
-        if self.swaps_axes() { (h, w) } else { (w, h) }
-    }
-
-    /// The stored pixel shown at display position (`dx`, `dy`) of a picture stored `w` x `h`.
-    /// EXIF names where the stored row 0 and column 0 are shown: 2 mirror, 3 half turn,
-    /// 4 upside-down mirror, 5 transpose, 6 needs a quarter turn clockwise, 7 transverse,
-    /// 8 a quarter turn anticlockwise.
-    fn to_stored(self, dx: usize, dy: usize, w: usize, h: usize) -> (usize, usize) {
-        match self.0 {
-            2 => (w - 1 - dx, dy),
-            3 => (w - 1 - dx, h - 1 - dy),
-            4 => (dx, h - 1 - dy),
-            5 => (dy, dx),
-            6 => (dy, h - 1 - dx),
-            7 => (w - 1 - dy, h - 1 - dx),
-            8 => (w - 1 - dy, dx),
-            _ => (dx, dy),
-        }
-    }
-
-    /// The stored rectangle that shows as `r` (display coordinates): the orientations only
-    /// flip and transpose, so the rectangle's two corners map to two corners.
-    fn stored_rect(self, r: Rect, w: usize, h: usize) -> Rect {
-        let (ax, ay) = self.to_stored(r.x, r.y, w, h);
-        let (bx, by) = self.to_stored(r.x + r.w - 1, r.y + r.h - 1, w, h);
-        Rect {
-            x: ax.min(bx),
-            y: ay.min(by),
-            w: ax.abs_diff(bx) + 1,
-            h: ay.abs_diff(by) + 1,
-        }
+/// The stored rectangle that shows as `r` (display coordinates): the orientations only
+/// flip and transpose, so the rectangle's two corners map to two corners.
+fn stored_rect(o: Orientation, r: Rect, w: usize, h: usize) -> Rect {
+    let (ax, ay) = o.to_stored(r.x, r.y, w, h);
+    let (bx, by) = o.to_stored(r.x + r.w - 1, r.y + r.h - 1, w, h);
+    Rect {
+        x: ax.min(bx),
+        y: ay.min(by),
+        w: ax.abs_diff(bx) + 1,
+        h: ay.abs_diff(by) + 1,
     }
 }
 
@@ -651,56 +617,6 @@ fn orient(plane: &[u8], w: usize, h: usize, o: Orientation) -> GrayImage {
         }
     }
     out
-}
-
-/// The orientation (tag 0x0112) in IFD0 of a TIFF structure, the body of an EXIF block.
-/// Both byte orders ("II" little endian, "MM" big endian); SHORT as the standard says, LONG as
-/// some writers do. Anything unreadable or out of 1-8 counts as no rotation: a broken EXIF
-/// block must not refuse a photo intake accepted, and the picture then shows as stored, like
-/// most viewers show it.
-fn exif_orientation(tiff: &[u8]) -> Option<Orientation> {
-    let big_endian = match tiff.get(..2)? {
-        b"II" => false,
-        b"MM" => true,
-        _ => return None,
-    };
-    let u16_at = |i: usize| -> Option<u16> {
-        let b: [u8; 2] = tiff.get(i..i.checked_add(2)?)?.try_into().ok()?;
-        Some(if big_endian {
-            u16::from_be_bytes(b)
-        } else {
-            u16::from_le_bytes(b)
-        })
-    };
-    let u32_at = |i: usize| -> Option<u32> {
-        let b: [u8; 4] = tiff.get(i..i.checked_add(4)?)?.try_into().ok()?;
-        Some(if big_endian {
-            u32::from_be_bytes(b)
-        } else {
-            u32::from_le_bytes(b)
-        })
-    };
-    if u16_at(2)? != 42 {
-        return None;
-    }
-    let ifd = usize::try_from(u32_at(4)?).ok()?;
-    let entries = usize::from(u16_at(ifd)?);
-    for k in 0..entries {
-        let entry = ifd.checked_add(2 + 12 * k)?;
-        if u16_at(entry)? != 0x0112 {
-            continue;
-        }
-        let value = match (u16_at(entry + 2)?, u32_at(entry + 4)?) {
-            (3, 1) => u32::from(u16_at(entry + 8)?),
-            (4, 1) => u32_at(entry + 8)?,
-            _ => return None,
-        };
-        return u8::try_from(value)
-            .ok()
-            .filter(|v| (1..=8).contains(v))
-            .map(Orientation);
-    }
-    None
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -905,27 +821,6 @@ fn decode_png(bytes: &[u8], what: &'static str) -> Result<Decoded, PrepareError>
         luma: luma_on_white(image),
         orientation: png_orientation(bytes),
     })
-}
-
-/// The orientation in a PNG's eXIf chunk (before the image data, where the PNG extension puts
-/// it); 1 when there is none. Browsers honour it, so the driver saw the picture turned.
-fn png_orientation(b: &[u8]) -> Orientation {
-    let mut pos = PNG_SIGNATURE.len();
-    while let Some(&[l0, l1, l2, l3, t0, t1, t2, t3]) = b.get(pos..pos + 8) {
-        let len = u32::from_be_bytes([l0, l1, l2, l3]) as usize;
-        let kind = [t0, t1, t2, t3];
-        if &kind == b"IDAT" || &kind == b"IEND" {
-            break;
-        }
-        let Some(data) = b.get(pos + 8..).and_then(|r| r.get(..len)) else {
-            break;
-        };
-        if &kind == b"eXIf" {
-            return exif_orientation(data).unwrap_or(Orientation::NORMAL);
-        }
-        pos += 12 + len;
-    }
-    Orientation::NORMAL
 }
 
 /// ITU-R BT.601 luma of gamma-encoded R'G'B' in `0..=max`, rounded: `0.299 R + 0.587 G +
@@ -1662,7 +1557,7 @@ mod tests {
             let expected: Vec<u8> = (r.y..r.y + r.h)
                 .flat_map(|y| shown[y * dw + r.x..][..r.w].to_vec())
                 .collect();
-            let s = o.stored_rect(r, w, h);
+            let s = stored_rect(o, r, w, h);
             let cut: Vec<u8> = (s.y..s.y + s.h)
                 .flat_map(|y| plane[y * w + s.x..][..s.w].to_vec())
                 .collect();
