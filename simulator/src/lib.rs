@@ -5,8 +5,9 @@
 //! - [`inprocess`]: a reader holding one virtual card, behind the same `Transport` trait as the
 //!   PC/SC backend, for unit tests and the demo when no pcscd runs.
 //!
-//! The vpcd link (the card behind the real pcscd) comes with the PC/SC increment.
+//! - [`vpcd`]: the card behind the real pcscd, through vsmartcard's vpcd driver.
 #![forbid(unsafe_code)]
 
 pub mod card;
 pub mod inprocess;
+pub mod vpcd;
