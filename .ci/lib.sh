@@ -11,7 +11,8 @@ log() { printf '\033[1m[ci] %s\033[0m\n' "$*" >&2; }
 
 # Debian packages the build and the tests need. Installed only when missing, so a second
 # run costs nothing.
-PACKAGES=(pkgconf build-essential ca-certificates postgresql-15 python3 poppler-utils qpdf)
+PACKAGES=(pkgconf build-essential ca-certificates postgresql-15 python3 poppler-utils qpdf
+  pcscd libpcsclite-dev vsmartcard-vpcd pcsc-tools opensc)
 
 install_packages() {
   local missing=()
@@ -61,4 +62,45 @@ start_postgres() {
 stop_postgres() {
   local dir=$PG_DIR
   [ -f "$dir/data/postmaster.pid" ] && su postgres -c "$PG_BIN/pg_ctl -D $dir/data -m fast -w stop" >/dev/null 2>&1 || true
+}
+
+# pcscd in the foreground with a private reader configuration: one vpcd block, whose two
+# readers ("Virtual PCD 00 00" and "00 01") wait for virtual cards on TCP 35963 and 35964
+# (hardware-lab.md: never two vpcd blocks in one pcscd). Exports CQCFAB_TEST_PCSC=1 for the
+# end-to-end chip tests.
+HW_DIR=${CQCFAB_HW_DIR:-/tmp/cqcfab-hw}
+
+start_pcscd() {
+  mkdir -p "$HW_DIR/readers.d"
+  cat >"$HW_DIR/readers.d/vpcd" <<'CONF'
+FRIENDLYNAME "Virtual PCD"
+DEVICENAME   /dev/null:0x8C7B
+LIBPATH      /usr/lib/pcsc/drivers/serial/libifdvpcd.so
+CHANNELID    0x8C7B
+CONF
+  if [ -f "$HW_DIR/pcscd.pid" ] && kill -0 "$(cat "$HW_DIR/pcscd.pid")" 2>/dev/null; then
+    log "pcscd already running"
+  else
+    log "starting pcscd with vpcd readers"
+    pcscd --foreground --config "$HW_DIR/readers.d" >"$HW_DIR/pcscd.log" 2>&1 &
+    echo $! >"$HW_DIR/pcscd.pid"
+    local i=0
+    until pcsc_scan -r >/dev/null 2>&1; do
+      i=$((i + 1))
+      if [ $i -gt 200 ]; then log "pcscd did not come up"; cat "$HW_DIR/pcscd.log" >&2; exit 1; fi
+      sleep 0.05
+    done
+  fi
+  export CQCFAB_TEST_PCSC=1
+}
+
+stop_pcscd() {
+  if [ -f "$HW_DIR/pcscd.pid" ]; then
+    local pid
+    pid=$(cat "$HW_DIR/pcscd.pid")
+    kill "$pid" 2>/dev/null || true
+    # pcscd takes ~2 s to exit; the next start must not race it.
+    for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+    rm -f "$HW_DIR/pcscd.pid"
+  fi
 }

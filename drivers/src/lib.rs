@@ -3,8 +3,11 @@
 //! - [`apdu`]: ISO/IEC 7816-4 command and response APDUs, short and extended length.
 //! - [`transport`]: the one trait every card reader backend implements (`transmit`), and the
 //!   error kinds a station must tell apart: a card pulled out, a reader gone, the PC/SC service
-//!   down. The PC/SC backend and the serial scanner driver come with the next increments.
+//!   down.
+//! - [`pcsc_reader`]: the PC/SC backend (`pcsc`, through pcscd). The serial scanner driver
+//!   comes with the returns issue.
 #![forbid(unsafe_code)]
 
 pub mod apdu;
+pub mod pcsc_reader;
 pub mod transport;

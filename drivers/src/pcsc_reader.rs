@@ -1,0 +1,96 @@
+//! The PC/SC backend: a card in a reader managed by pcscd (real readers, or vsmartcard's vpcd
+//! with the simulator's virtual card). The pcsc API is blocking: a station gives each reader
+//! its own thread.
+
+use pcsc::{Context, Protocols, Scope, ShareMode};
+
+use crate::transport::{Transport, TransportError};
+
+/// One connected card.
+pub struct PcscReader {
+    name: String,
+    atr: Vec<u8>,
+    card: pcsc::Card,
+    buffer: Vec<u8>,
+    _context: Context,
+}
+
+/// The service's answer mapped to what a station must tell apart.
+fn map(e: pcsc::Error, reader: &str) -> TransportError {
+    let reader = reader.to_string();
+    match e {
+        pcsc::Error::RemovedCard | pcsc::Error::ResetCard => TransportError::CardRemoved { reader },
+        pcsc::Error::NoSmartcard => TransportError::NoCard { reader },
+        pcsc::Error::ReaderUnavailable | pcsc::Error::UnknownReader => {
+            TransportError::ReaderGone { reader }
+        }
+        pcsc::Error::NoService | pcsc::Error::ServiceStopped | pcsc::Error::CommError => {
+            TransportError::ServiceDown {
+                detail: e.to_string(),
+            }
+        }
+        other => TransportError::Other {
+            reader,
+            detail: other.to_string(),
+        },
+    }
+}
+
+/// The readers pcscd knows, by name.
+pub fn readers() -> Result<Vec<String>, TransportError> {
+    let ctx = Context::establish(Scope::User).map_err(|e| map(e, "-"))?;
+    let names = match ctx.list_readers_owned() {
+        Ok(n) => n,
+        Err(pcsc::Error::NoReadersAvailable) => Vec::new(),
+        Err(e) => return Err(map(e, "-")),
+    };
+    Ok(names
+        .iter()
+        .map(|n| n.to_string_lossy().into_owned())
+        .collect())
+}
+
+impl PcscReader {
+    /// Connects to the card in reader `name` (exclusive: no other program may talk to it while
+    /// a station writes).
+    pub fn connect(name: &str) -> Result<PcscReader, TransportError> {
+        let ctx = Context::establish(Scope::User).map_err(|e| map(e, name))?;
+        let cname = std::ffi::CString::new(name).map_err(|_| TransportError::ReaderGone {
+            reader: name.to_string(),
+        })?;
+        let card = ctx
+            .connect(&cname, ShareMode::Exclusive, Protocols::ANY)
+            .map_err(|e| map(e, name))?;
+        let atr = card
+            .status2_owned()
+            .map_err(|e| map(e, name))?
+            .atr()
+            .to_vec();
+        Ok(PcscReader {
+            name: name.to_string(),
+            atr,
+            card,
+            buffer: vec![0; pcsc::MAX_BUFFER_SIZE_EXTENDED],
+            _context: ctx,
+        })
+    }
+}
+
+impl Transport for PcscReader {
+    fn reader(&self) -> &str {
+        &self.name
+    }
+
+    fn atr(&self) -> &[u8] {
+        &self.atr
+    }
+
+    fn transmit_raw(&mut self, command: &[u8]) -> Result<Vec<u8>, TransportError> {
+        let name = &self.name;
+        let response = self
+            .card
+            .transmit(command, &mut self.buffer)
+            .map_err(|e| map(e, name))?;
+        Ok(response.to_vec())
+    }
+}

@@ -1,0 +1,159 @@
+//! The chip path through the real PC/SC stack: the simulator's virtual card behind pcscd and
+//! vsmartcard's vpcd, personalised by our script over the `pcsc` backend, then read by a
+//! third-party tool (OpenSC's `opensc-tool`), not by our code.
+//!
+//! Needs pcscd running with the vpcd readers (`.ci/test` starts it: `start_pcscd` in
+//! `.ci/lib.sh`). Without it the test says so and passes, unless CQCFAB_REQUIRE_PCSC=1 (CI),
+//! where a missing pcscd fails.
+
+use std::net::SocketAddr;
+use std::process::Command;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use cqcfab::chip::data_groups::{self, ChipData, FID_DG1};
+use cqcfab::chip::script;
+use cqcfab_drivers::pcsc_reader::{self, PcscReader};
+use cqcfab_drivers::transport::TransportError;
+use cqcfab_simulator::card::{AID, CardSpec, VirtualCard};
+use cqcfab_simulator::vpcd;
+use time::macros::date;
+
+const READER: &str = "Virtual PCD 00 00";
+const MASTER: &[u8] = b"pcsc test master key";
+
+fn pcscd_available() -> bool {
+    let wanted = std::env::var_os("CQCFAB_TEST_PCSC").is_some();
+    let required = std::env::var_os("CQCFAB_REQUIRE_PCSC").is_some();
+    let found = pcsc_reader::readers()
+        .map(|r| r.iter().any(|n| n == READER))
+        .unwrap_or(false);
+    if !found {
+        assert!(
+            !required,
+            "CQCFAB_REQUIRE_PCSC is set but pcscd with the vpcd reader {READER:?} is not running"
+        );
+        eprintln!(
+            "SKIPPED: no pcscd with vpcd readers (wanted: {wanted}); run .ci/test to start one"
+        );
+    }
+    found
+}
+
+fn sample() -> ChipData {
+    ChipData {
+        surname: "KŐVÁRI".into(),
+        given_names: "Zoltán".into(),
+        birth_date: date!(1979 - 03 - 02),
+        birth_place: "DEBRECEN (HONGRIE)".into(),
+        issue_date: date!(2026 - 11 - 26),
+        expiry_date: date!(2031 - 11 - 25),
+        authority: "MINISTÈRE CHARGÉ DES TRANSPORTS".into(),
+        admin_number: "00000006".into(),
+        card_number: "F0000000600W".into(),
+        categories: vec!["C1".into(), "C1E".into(), "C".into(), "CE".into()],
+        portrait_jpeg: vec![0xA5; 9_000],
+        signature_png: vec![0x3C; 1_500],
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes
+        .iter()
+        .map(|b| format!("{b:02X}"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Waits for pcscd to see the virtual card in the reader, then connects.
+fn connect() -> PcscReader {
+    let started = Instant::now();
+    loop {
+        match PcscReader::connect(READER) {
+            Ok(r) => return r,
+            Err(e @ (TransportError::NoCard { .. } | TransportError::Other { .. }))
+                if started.elapsed() < Duration::from_secs(10) =>
+            {
+                let _ = e;
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            Err(e) => panic!("cannot connect to {READER}: {e}"),
+        }
+    }
+}
+
+struct StopOnDrop<'a>(&'a AtomicBool);
+
+impl Drop for StopOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+}
+
+#[test]
+fn a_card_personalised_through_pcscd_reads_back_with_opensc() {
+    if !pcscd_available() {
+        return;
+    }
+    let stop = AtomicBool::new(false);
+    let addr: SocketAddr = ([127, 0, 0, 1], vpcd::DEFAULT_PORT).into();
+    let files = data_groups::build(&sample()).expect("data groups").files;
+    std::thread::scope(|scope| {
+        let card_side = scope.spawn(|| {
+            let mut card = VirtualCard::new(CardSpec::standard(0x00C0_FFEE_0001), MASTER, vec![]);
+            let ended = vpcd::serve(addr, &mut card, &stop);
+            (ended, card)
+        });
+
+        // Whatever happens below, the card thread must end, or the scope never returns.
+        let _stop = StopOnDrop(&stop);
+        let mut reader = connect();
+        let done = script::personalise(&mut reader, MASTER, &files).expect("personalised");
+        assert_eq!(done.serial, 0x00C0_FFEE_0001);
+        assert_eq!(done.chunk, (4096, 4096), "extended length through pcscd");
+        drop(reader);
+
+        // A third-party tool reads the start of DG1 back.
+        let dg1 = &files.iter().find(|f| f.0 == FID_DG1).expect("DG1").1;
+        let out = Command::new("opensc-tool")
+            .args([
+                "-r",
+                "0",
+                "-s",
+                &format!("00 A4 04 0C 07 {}", hex(&AID)),
+                "-s",
+                "00 A4 02 0C 02 01 01",
+                "-s",
+                "00 B0 00 00 40",
+            ])
+            .output()
+            .expect("opensc-tool (apt-get install opensc)");
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(
+            out.status.success(),
+            "{text} {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        // The dump after the last "Received": 16 hex bytes per line, then an ASCII column.
+        let lines: Vec<&str> = text.lines().collect();
+        let last = lines
+            .iter()
+            .rposition(|l| l.starts_with("Received"))
+            .expect("a response");
+        assert!(lines[last].contains("SW1=0x90, SW2=0x00"), "{text}");
+        let read: Vec<u8> = lines[last + 1..]
+            .iter()
+            .flat_map(|l| {
+                l.split_whitespace()
+                    .take(16)
+                    .map_while(|t| u8::from_str_radix(t, 16).ok().filter(|_| t.len() == 2))
+            })
+            .collect();
+        assert_eq!(read, dg1[..64], "opensc-tool read DG1 as written: {text}");
+
+        stop.store(true, Ordering::Relaxed);
+        let (ended, card) = card_side.join().expect("card thread");
+        assert!(ended.is_ok(), "{ended:?}");
+        assert_eq!(card.file(FID_DG1), Some(dg1.as_slice()));
+    });
+}
