@@ -64,7 +64,16 @@ pub fn spawn(store: Store) -> mpsc::Sender<Pending> {
         Ok(rt) => {
             let spawned = std::thread::Builder::new()
                 .name("intake-writer".into())
-                .spawn(move || rt.block_on(run(store, rx)));
+                .spawn(move || {
+                    rt.block_on(async move {
+                        // Connections opened here die with this runtime: keep them apart.
+                        let (own, owned) = store.for_own_runtime(4);
+                        run(own.clone(), rx).await;
+                        if owned {
+                            own.close().await;
+                        }
+                    })
+                });
             if let Err(e) = spawned {
                 tracing::error!(error = %e, "cannot start the intake writer thread");
             }

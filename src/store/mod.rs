@@ -316,6 +316,32 @@ impl Store {
         Ok(())
     }
 
+    /// A handle for a task that runs on a runtime of its own (the intake writer): on
+    /// PostgreSQL it gets a small pool of its own, created lazily inside that runtime, because
+    /// a connection belongs to the runtime that opened it and dies with it; returned to the
+    /// shared pool, it would fail whoever took it next ("Tokio context being shut down").
+    /// SQLite connections run on their own threads, so the shared pools are kept. Returns the
+    /// handle and whether it owns its pool (then close it when done).
+    pub fn for_own_runtime(&self, max_connections: u32) -> (Store, bool) {
+        match &self.db {
+            Db::Postgres(pool) => {
+                let options = (*pool.connect_options()).clone();
+                let own = PgPoolOptions::new()
+                    .max_connections(max_connections)
+                    .acquire_timeout(pool.options().get_acquire_timeout())
+                    .connect_lazy_with(options);
+                (
+                    Store {
+                        db: Db::Postgres(own),
+                        clock: self.clock.clone(),
+                    },
+                    true,
+                )
+            }
+            Db::Sqlite { .. } => (self.clone(), false),
+        }
+    }
+
     pub async fn close(&self) {
         match &self.db {
             Db::Sqlite {
