@@ -85,18 +85,14 @@ async fn render_again(db: &TestDb, renderer: &Renderer, request_id: &str) -> Car
         .await
         .unwrap()
         .expect("card");
-    let media = |role| {
-        let store = db.store.clone();
-        async move {
-            store
-                .request_media(request_id, role)
-                .await
-                .unwrap()
-                .and_then(|m| m.bytes)
-                .expect("media")
-        }
-    };
-    let (photo, signature) = (media("photo").await, media("signature").await);
+    let picture = |found: Option<Vec<u8>>| found.expect("stored picture");
+    let photo = picture(db.store.request_picture(request_id, "photo").await.unwrap());
+    let signature = picture(
+        db.store
+            .request_picture(request_id, "signature")
+            .await
+            .unwrap(),
+    );
     let data = CardData::from_record(&card, renderer.authority(), None).expect("card data");
     renderer.render(&data, &photo, &signature).expect("renders")
 }

@@ -45,20 +45,23 @@ pub async fn fixture_cards(renderer: &Renderer) -> Result<Vec<BenchCard>, BenchE
             .await
             .map_err(|e| fixture(&e))?
             .ok_or_else(|| BenchError::Fixture(format!("no card for {id}")))?;
-        let media = |role: &'static str| {
-            let store = store.clone();
-            let id = id.clone();
-            async move {
-                store
-                    .request_media(&id, role)
-                    .await
-                    .map_err(|e| fixture(&e))?
-                    .and_then(|m| m.bytes)
-                    .ok_or_else(|| BenchError::Fixture(format!("{id}: no {role}")))
-            }
+        let picture = |role: &str, found: Option<Vec<u8>>| {
+            found.ok_or_else(|| BenchError::Fixture(format!("{id}: no {role}")))
         };
-        let photo = media("photo").await?;
-        let signature = media("signature").await?;
+        let photo = picture(
+            "photo",
+            store
+                .request_picture(&id, "photo")
+                .await
+                .map_err(|e| fixture(&e))?,
+        )?;
+        let signature = picture(
+            "signature",
+            store
+                .request_picture(&id, "signature")
+                .await
+                .map_err(|e| fixture(&e))?,
+        )?;
         let data =
             CardData::from_record(&card, renderer.authority(), None).map_err(|e| fixture(&e))?;
         cards.push(BenchCard {

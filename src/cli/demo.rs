@@ -161,14 +161,10 @@ async fn render_stage(
         let Some(card) = store.card_by_request(id).await? else {
             continue;
         };
-        let media = |role: &'static str| async move {
-            store
-                .request_media(id, role)
-                .await
-                .map(|m| m.and_then(|m| m.bytes))
-        };
-        let (Some(photo), Some(signature)) = (media("photo").await?, media("signature").await?)
-        else {
+        let (Some(photo), Some(signature)) = (
+            store.request_picture(id, "photo").await?,
+            store.request_picture(id, "signature").await?,
+        ) else {
             continue;
         };
         let data =

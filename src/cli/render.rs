@@ -25,19 +25,16 @@ pub async fn run(config: &Config, args: RenderArgs) -> anyhow::Result<ExitCode> 
     let Some(card) = store.card_by_request(&args.request).await? else {
         bail!("no card for request {}", args.request);
     };
-    let media = |role: &'static str| {
-        let store = store.clone();
-        let request = card.request_id.clone();
-        async move {
-            store
-                .request_media(&request, role)
-                .await?
-                .and_then(|m| m.bytes)
-                .with_context(|| format!("the {role} of request {request} is not stored (purged?)"))
-        }
-    };
-    let photo = media("photo").await?;
-    let signature = media("signature").await?;
+    let id = &card.request_id;
+    let missing = |role: &str| format!("the {role} of request {id} is not stored (purged?)");
+    let photo = store
+        .request_picture(id, "photo")
+        .await?
+        .with_context(|| missing("photo"))?;
+    let signature = store
+        .request_picture(id, "signature")
+        .await?
+        .with_context(|| missing("signature"))?;
     let renderer = Renderer::new(&config.authority)?;
     let data = CardData::from_record(&card, renderer.authority(), None)?;
     let render =

@@ -241,9 +241,8 @@ async fn media(
     role: &str,
 ) -> Result<Vec<u8>, WorkerError> {
     store
-        .request_media(request_id, role)
+        .request_picture(request_id, role)
         .await?
-        .and_then(|m| m.bytes)
         .ok_or_else(|| WorkerError::BadJob {
             job: job.id,
             message: format!("card {number}: the {role} is missing (purged?)"),

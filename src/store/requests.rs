@@ -203,4 +203,17 @@ impl Store {
             .await?
         }))
     }
+
+    /// The stored bytes of a request's picture (`photo`, `signature`); `None` when there is
+    /// none or it was purged.
+    pub async fn request_picture(
+        &self,
+        request_id: &str,
+        role: &str,
+    ) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self
+            .request_media(request_id, role)
+            .await?
+            .and_then(|m| m.bytes))
+    }
 }
