@@ -12,7 +12,7 @@ log() { printf '\033[1m[ci] %s\033[0m\n' "$*" >&2; }
 # Debian packages the build and the tests need. Installed only when missing, so a second
 # run costs nothing.
 PACKAGES=(pkgconf build-essential ca-certificates postgresql-15 python3 poppler-utils qpdf
-  pcscd libpcsclite-dev vsmartcard-vpcd pcsc-tools opensc)
+  pcscd libpcsclite-dev vsmartcard-vpcd pcsc-tools opensc softhsm2)
 
 install_packages() {
   local missing=()
@@ -103,4 +103,23 @@ stop_pcscd() {
     for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
     rm -f "$HW_DIR/pcscd.pid"
   fi
+}
+
+# A fresh SoftHSM2 token "cqc-ci" for the PKCS#11 document signer (hardware-lab.md). The
+# token directory is recreated on every run so keys from an earlier run never linger.
+start_softhsm() {
+  local dir=$HW_DIR/softhsm
+  rm -rf "$dir"
+  mkdir -p "$dir/tokens"
+  cat >"$dir/softhsm2.conf" <<CONF
+directories.tokendir = $dir/tokens
+objectstore.backend = file
+log.level = ERROR
+CONF
+  export SOFTHSM2_CONF=$dir/softhsm2.conf
+  softhsm2-util --init-token --free --label cqc-ci --so-pin 12345678 --pin 123456 >/dev/null
+  export CQCFAB_TEST_PKCS11_MODULE=/usr/lib/softhsm/libsofthsm2.so
+  export CQCFAB_TEST_PKCS11_TOKEN=cqc-ci
+  export CQCFAB_PKCS11_PIN=123456
+  log "SoftHSM2 token cqc-ci ready"
 }

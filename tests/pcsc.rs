@@ -11,12 +11,15 @@ use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use cqcfab::chip::data_groups::{self, ChipData, FID_DG1};
-use cqcfab::chip::script;
+mod common;
+
+use cqcfab::chip::data_groups::{self, ChipData, FID_DG1, FID_SOD};
+use cqcfab::chip::{script, sod};
 use cqcfab_drivers::pcsc_reader::{self, PcscReader};
 use cqcfab_drivers::transport::TransportError;
 use cqcfab_simulator::card::{AID, CardSpec, VirtualCard};
 use cqcfab_simulator::vpcd;
+use sha2::{Digest, Sha256};
 use time::macros::date;
 
 const READER: &str = "Virtual PCD 00 00";
@@ -82,6 +85,64 @@ fn connect() -> PcscReader {
     }
 }
 
+/// Reads `len` bytes of file `fid` with opensc-tool: SELECT application, SELECT file, then
+/// short READ BINARY commands of 128 bytes, all in one opensc-tool session.
+fn opensc_read(fid: u16, len: usize) -> Vec<u8> {
+    let mut args = vec![
+        "-r".to_string(),
+        "0".into(),
+        "-s".into(),
+        format!("00 A4 04 0C 07 {}", hex(&AID)),
+        "-s".into(),
+        format!("00 A4 02 0C 02 {}", hex(&fid.to_be_bytes())),
+    ];
+    for at in (0..len).step_by(128) {
+        let [hi, lo] = (at as u16).to_be_bytes();
+        args.push("-s".into());
+        args.push(format!(
+            "00 B0 {hi:02X} {lo:02X} {:02X}",
+            (len - at).min(128)
+        ));
+    }
+    let out = Command::new("opensc-tool")
+        .args(&args)
+        .output()
+        .expect("opensc-tool (apt-get install opensc)");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{text} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // After each "Received" line: 16 bytes per line as "XX " (48 columns), then ASCII.
+    let mut data = Vec::new();
+    let mut blocks = 0;
+    let mut in_block = false;
+    for line in text.lines() {
+        if line.starts_with("Received") {
+            assert!(line.contains("SW1=0x90, SW2=0x00"), "{fid:04X}: {line}");
+            blocks += 1;
+            in_block = blocks > 2;
+        } else if line.starts_with("Sending") {
+            in_block = false;
+        } else if in_block {
+            let hexpart: String = line.chars().take(48).collect();
+            data.extend(
+                hexpart
+                    .split_whitespace()
+                    .map(|t| u8::from_str_radix(t, 16).expect("hex byte")),
+            );
+        }
+    }
+    assert_eq!(
+        data.len(),
+        len,
+        "opensc-tool read {} of {len} bytes of {fid:04X}",
+        data.len()
+    );
+    data
+}
+
 struct StopOnDrop<'a>(&'a AtomicBool);
 
 impl Drop for StopOnDrop<'_> {
@@ -97,7 +158,11 @@ fn a_card_personalised_through_pcscd_reads_back_with_opensc() {
     }
     let stop = AtomicBool::new(false);
     let addr: SocketAddr = ([127, 0, 0, 1], vpcd::DEFAULT_PORT).into();
-    let files = data_groups::build(&sample()).expect("data groups").files;
+    let pki_dir = tempfile::tempdir().expect("tmp");
+    let signer = common::hsm::any_signer(pki_dir.path());
+    let mut files = data_groups::build(&sample()).expect("data groups").files;
+    let sod_file = sod::build(&files, signer.as_ref(), 1_795_000_000).expect("EF.SOD");
+    files.push((FID_SOD, sod_file.clone()));
     std::thread::scope(|scope| {
         let card_side = scope.spawn(|| {
             let mut card = VirtualCard::new(CardSpec::standard(0x00C0_FFEE_0001), MASTER, vec![]);
@@ -150,6 +215,31 @@ fn a_card_personalised_through_pcscd_reads_back_with_opensc() {
             })
             .collect();
         assert_eq!(read, dg1[..64], "opensc-tool read DG1 as written: {text}");
+
+        // EF.SOD and every data group as opensc-tool reads them: openssl verifies the signature
+        // against the test CSCA, and each data group's hash is in the security object.
+        let read_sod = opensc_read(FID_SOD, sod_file.len());
+        assert_eq!(read_sod, sod_file);
+        let csca = pki_dir.path().join("csca.pem");
+        let lds =
+            common::hsm::openssl_cms_verify(&sod::content_info(&read_sod).expect("ci"), &csca);
+        let mut read_files = Vec::new();
+        for (fid, bytes) in files
+            .iter()
+            .filter(|(f, _)| sod::data_group_number(*f).is_some())
+        {
+            let read = opensc_read(*fid, bytes.len());
+            let hash = Sha256::digest(&read);
+            assert!(
+                lds.windows(32).any(|w| w == &hash[..]),
+                "hash of file {fid:04X} as read by opensc-tool is not in EF.SOD"
+            );
+            read_files.push((*fid, read));
+        }
+        let pki = cqcfab::chip::pki::TestPki::ensure(pki_dir.path()).expect("pki");
+        let verified = sod::verify(&read_sod, &read_files, &pki.csca().expect("csca"))
+            .expect("passive authentication");
+        assert_eq!(verified.data_groups, vec![1, 5, 6]);
 
         stop.store(true, Ordering::Relaxed);
         let (ended, card) = card_side.join().expect("card thread");

@@ -94,19 +94,16 @@ pub fn build(d: &ChipData) -> Result<ChipFiles, TlvError> {
     })
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use time::macros::date;
-
+impl ChipData {
+    /// A fixed card with non-Latin-1 names, for tests and benchmarks.
     pub fn sample() -> ChipData {
         ChipData {
             surname: "ŻÓŁKIEWSKI".into(),
             given_names: "Łukasz".into(),
-            birth_date: date!(1984 - 04 - 12),
+            birth_date: time::macros::date!(1984 - 04 - 12),
             birth_place: "CRACOVIE (POLOGNE)".into(),
-            issue_date: date!(2026 - 11 - 26),
-            expiry_date: date!(2031 - 10 - 30),
+            issue_date: time::macros::date!(2026 - 11 - 26),
+            expiry_date: time::macros::date!(2031 - 10 - 30),
             authority: "MINISTÈRE CHARGÉ DES TRANSPORTS".into(),
             admin_number: "00000002".into(),
             card_number: "F0000000200B".into(),
@@ -115,10 +112,15 @@ mod tests {
             signature_png: vec![0x89, b'P', b'N', b'G'],
         }
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
 
     #[test]
     fn dg1_holds_every_field_in_utf8_and_eu_date_form() {
-        let files = build(&sample()).unwrap().files;
+        let files = build(&ChipData::sample()).unwrap().files;
         let fids: Vec<u16> = files.iter().map(|f| f.0).collect();
         assert_eq!(fids, [FID_COM, FID_DG1, FID_DG5, FID_DG6]);
         let dg1 = tlv::parse(&files[1].1).unwrap();
@@ -133,6 +135,9 @@ mod tests {
         let com = tlv::parse(&files[0].1).unwrap();
         assert_eq!(com.find(0x5C).unwrap().value, [0x61, 0x67, 0x75]);
         let dg6 = tlv::parse(&files[3].1).unwrap();
-        assert_eq!(dg6.find(0x5F40).unwrap().value, sample().portrait_jpeg);
+        assert_eq!(
+            dg6.find(0x5F40).unwrap().value,
+            ChipData::sample().portrait_jpeg
+        );
     }
 }

@@ -125,20 +125,7 @@ impl Counted<'_> {
 
 /// Total size (header + value) of the BER-TLV object starting `head`, if the header is there.
 fn tlv_size(head: &[u8]) -> Option<usize> {
-    let mut i = 1;
-    if head.first()? & 0x1F == 0x1F {
-        while head.get(i)? & 0x80 != 0 {
-            i += 1;
-        }
-        i += 1;
-    }
-    let l0 = *head.get(i)?;
-    Some(match l0 {
-        0..=0x7F => i + 1 + usize::from(l0),
-        0x81 => i + 2 + usize::from(*head.get(i + 1)?),
-        0x82 => i + 3 + usize::from(u16::from_be_bytes([*head.get(i + 1)?, *head.get(i + 2)?])),
-        _ => return None,
-    })
+    tlv::header(head, 0).ok().map(|h| h.end())
 }
 
 /// Personalises the card in `reader` with `files` (FID, bytes), the bureau's `master` key

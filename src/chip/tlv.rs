@@ -112,10 +112,26 @@ pub fn parse(bytes: &[u8]) -> Result<Node, TlvError> {
     Ok(node)
 }
 
-fn parse_at(bytes: &[u8], at: usize, depth: usize) -> Result<(Node, usize), TlvError> {
-    if depth > MAX_DEPTH {
-        return Err(TlvError::TooDeep(at));
+/// The header of one object: its tag and where its value lies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Header {
+    pub tag: u32,
+    pub constructed: bool,
+    /// Offset of the value's first byte.
+    pub value_at: usize,
+    pub value_len: usize,
+}
+
+impl Header {
+    /// Offset just past the value.
+    pub fn end(&self) -> usize {
+        self.value_at + self.value_len
     }
+}
+
+/// Reads the header of the object at `at`. The value need not be there yet: a reader uses this
+/// on the first bytes of a file to learn its size.
+pub fn header(bytes: &[u8], at: usize) -> Result<Header, TlvError> {
     let bad = |at, what| TlvError::Malformed { at, what };
     let first = *bytes.get(at).ok_or(bad(at, "missing tag"))?;
     let mut i = at + 1;
@@ -150,16 +166,52 @@ fn parse_at(bytes: &[u8], at: usize, depth: usize) -> Result<(Node, usize), TlvE
         }
         _ => return Err(bad(i - 1, "unsupported length form")),
     };
+    Ok(Header {
+        tag: t,
+        constructed: first & 0x20 != 0,
+        value_at: i,
+        value_len: len,
+    })
+}
+
+/// The value of the single object filling `bytes`, without parsing inside it (EF.SOD holds a
+/// CMS structure nested deeper than [`MAX_DEPTH`]).
+pub fn outer_value(bytes: &[u8], tag: u32) -> Result<&[u8], TlvError> {
+    let h = header(bytes, 0)?;
+    if h.tag != tag {
+        return Err(TlvError::Malformed {
+            at: 0,
+            what: "unexpected tag",
+        });
+    }
+    if h.end() != bytes.len() {
+        return Err(TlvError::Malformed {
+            at: h.end().min(bytes.len()),
+            what: "length does not match the file",
+        });
+    }
+    Ok(&bytes[h.value_at..])
+}
+
+fn parse_at(bytes: &[u8], at: usize, depth: usize) -> Result<(Node, usize), TlvError> {
+    if depth > MAX_DEPTH {
+        return Err(TlvError::TooDeep(at));
+    }
+    let h = header(bytes, at)?;
+    let (t, i, len) = (h.tag, h.value_at, h.value_len);
     let end = i
         .checked_add(len)
         .filter(|&e| e <= bytes.len())
-        .ok_or(bad(i, "value runs past the end"))?;
+        .ok_or(TlvError::Malformed {
+            at: i,
+            what: "value runs past the end",
+        })?;
     let mut node = Node {
         tag: t,
         value: Vec::new(),
         children: Vec::new(),
     };
-    if first & 0x20 != 0 || WRAPPERS.contains(&t) {
+    if h.constructed || WRAPPERS.contains(&t) {
         let mut j = i;
         while j < end {
             let (child, next) = parse_at(&bytes[..end], j, depth + 1)?;
