@@ -29,6 +29,29 @@ pub struct FileConfig {
     pub log: Option<String>,
     /// Issuing authority printed in field 4c.
     pub authority: Option<String>,
+    /// The chip: document signer and personalisation keys.
+    #[serde(default)]
+    pub chip: ChipConfig,
+}
+
+/// `[chip]`: who signs EF.SOD, and the test PKI's place. The HSM PIN comes only from the
+/// environment (`CQCFAB_PKCS11_PIN`), the personalisation master key from
+/// `CQCFAB_PERSO_MASTER_KEY` (hex) or, for development, the built-in test key.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChipConfig {
+    /// "file" (development; the default) or "pkcs11".
+    pub signer: Option<String>,
+    /// Folder of the test PKI (csca.pem, ds.pem, ds.key.pem); created when missing and the
+    /// file signer is used. Default: `<data_dir>/pki`.
+    pub pki_dir: Option<PathBuf>,
+    /// The CSCA certificate passive authentication trusts. Default: the test PKI's.
+    pub csca_cert: Option<PathBuf>,
+    /// Document-signer certificate of the PKCS#11 key.
+    pub ds_cert: Option<PathBuf>,
+    pub pkcs11_module: Option<PathBuf>,
+    pub pkcs11_token: Option<String>,
+    pub pkcs11_key_label: Option<String>,
 }
 
 /// Values that came from flags or environment variables (clap fills these).
@@ -52,6 +75,7 @@ pub struct Config {
     pub log: String,
     /// Issuing authority printed in field 4c of every card.
     pub authority: String,
+    pub chip: ChipConfig,
     /// The file that was read, if any.
     pub source: Option<PathBuf>,
 }
@@ -120,8 +144,17 @@ impl Config {
                 .authority
                 .filter(|a| !a.trim().is_empty())
                 .unwrap_or_else(|| crate::render::card_data::DEFAULT_AUTHORITY.to_string()),
+            chip: file.chip,
             source,
         })
+    }
+
+    /// The test PKI's folder.
+    pub fn pki_dir(&self) -> PathBuf {
+        self.chip
+            .pki_dir
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("pki"))
     }
 
     pub fn location(&self) -> Location {

@@ -15,5 +15,6 @@ pub mod domain;
 pub mod intake;
 pub mod render;
 pub mod service;
+pub mod station;
 pub mod store;
 pub mod synthetic;

@@ -50,6 +50,42 @@ pub fn readers() -> Result<Vec<String>, TransportError> {
         .collect())
 }
 
+/// What pcscd says about a reader right now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Slot {
+    /// A card is in the reader.
+    pub present: bool,
+    /// Card insertions and removals pcscd has counted in this reader (changes when a card is
+    /// swapped, even faster than a poll could see it empty).
+    pub events: u32,
+}
+
+/// The state of reader `name`, without waiting.
+pub fn slot(name: &str) -> Result<Slot, TransportError> {
+    let ctx = Context::establish(Scope::User).map_err(|e| map(e, name))?;
+    let cname = std::ffi::CString::new(name).map_err(|_| TransportError::ReaderGone {
+        reader: name.to_string(),
+    })?;
+    let mut states = [pcsc::ReaderState::new(cname, pcsc::State::UNAWARE)];
+    match ctx.get_status_change(std::time::Duration::ZERO, &mut states) {
+        Ok(()) | Err(pcsc::Error::Timeout) => {}
+        Err(e) => return Err(map(e, name)),
+    }
+    let st = &states[0];
+    if st
+        .event_state()
+        .intersects(pcsc::State::UNKNOWN | pcsc::State::IGNORE)
+    {
+        return Err(TransportError::ReaderGone {
+            reader: name.to_string(),
+        });
+    }
+    Ok(Slot {
+        present: st.event_state().contains(pcsc::State::PRESENT),
+        events: st.event_count(),
+    })
+}
+
 impl PcscReader {
     /// Connects to the card in reader `name` (exclusive: no other program may talk to it while
     /// a station writes).

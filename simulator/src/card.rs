@@ -17,6 +17,10 @@ pub const AID: [u8; 7] = [0xF0, 0x43, 0x51, 0x43, 0x46, 0x52, 0x01];
 /// EF.ATR/INFO and EF.IDENT under the MF.
 pub const FID_ATR_INFO: u16 = 0x2F01;
 pub const FID_IDENT: u16 = 0x2F02;
+/// The simulator's EJECT command (`80 EE 00 00`): the card leaves its reader, as a motorised
+/// reader ejects it, and the simulator puts a fresh blank in. A real card answers 6E00 or
+/// 6D00 and an operator takes it out instead (docs/chip-profile.md).
+pub const EJECT: [u8; 4] = [0x80, 0xEE, 0x00, 0x00];
 /// Tries of EXTERNAL AUTHENTICATE before the key is blocked.
 pub const AUTH_TRIES: u8 = 3;
 
@@ -76,6 +80,8 @@ pub enum Fault {
     AlreadyPersonalised,
     /// The application was locked (operational) while still blank.
     Locked,
+    /// Every APDU takes this many milliseconds more (an old or cold card).
+    SlowMs(u32),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -119,6 +125,7 @@ pub struct VirtualCard {
     page_writes: BTreeMap<(u16, usize), u32>,
     apdus: u32,
     removed: bool,
+    ejected: bool,
 }
 
 /// The per-card personalisation key (docs/chip-profile.md): the station derives the same.
@@ -176,6 +183,7 @@ impl VirtualCard {
             page_writes: BTreeMap::new(),
             apdus: 0,
             removed: false,
+            ejected: false,
         };
         if card.faults.contains(&Fault::AlreadyPersonalised) {
             card.app.insert(
@@ -208,6 +216,11 @@ impl VirtualCard {
 
     pub fn apdu_count(&self) -> u32 {
         self.apdus
+    }
+
+    /// True once the station asked for the card to be ejected.
+    pub fn is_ejected(&self) -> bool {
+        self.ejected
     }
 
     /// True once a fault pulled the card out.
@@ -245,11 +258,20 @@ impl VirtualCard {
 
     /// One APDU in, one APDU out; `Err(Gone)` when the card is (or just got) pulled out.
     pub fn process(&mut self, bytes: &[u8]) -> Result<Vec<u8>, Gone> {
-        if self.removed {
+        if self.removed || self.ejected {
             return Err(Gone::Removed);
+        }
+        if bytes == EJECT {
+            self.ejected = true;
+            return Ok(Response::status(Sw::OK).encode());
         }
         self.apdus += 1;
         let n = self.apdus;
+        for f in &self.faults {
+            if let Fault::SlowMs(ms) = f {
+                std::thread::sleep(std::time::Duration::from_millis(u64::from(*ms)));
+            }
+        }
         if self.faults.contains(&Fault::RemovedAtApdu(n)) {
             self.removed = true;
             return Err(Gone::Removed);

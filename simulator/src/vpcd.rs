@@ -29,6 +29,8 @@ pub enum Ended {
     Closed,
     /// A fault pulled the card out: we closed the connection.
     CardRemoved,
+    /// The station ejected the card (`EJECT`): we closed the connection after answering.
+    Ejected,
     /// `stop` was raised.
     Stopped,
 }
@@ -79,6 +81,9 @@ pub fn serve(addr: SocketAddr, card: &mut VirtualCard, stop: &AtomicBool) -> io:
             out.extend((reply.len() as u16).to_be_bytes());
             out.extend(reply);
             stream.write_all(&out)?;
+        }
+        if card.is_ejected() {
+            return Ok(Ended::Ejected);
         }
     }
 }

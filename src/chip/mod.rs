@@ -4,7 +4,9 @@
 
 pub mod atr;
 pub mod data_groups;
+pub mod keys;
 pub mod pki;
+pub mod record;
 pub mod script;
 pub mod signer;
 pub mod sod;

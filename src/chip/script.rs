@@ -128,22 +128,23 @@ fn tlv_size(head: &[u8]) -> Option<usize> {
     tlv::header(head, 0).ok().map(|h| h.end())
 }
 
-/// Personalises the card in `reader` with `files` (FID, bytes), the bureau's `master` key
-/// deriving this card's key.
-pub fn personalise(
-    reader: &mut dyn Transport,
-    master: &[u8],
-    files: &[(u16, Vec<u8>)],
-) -> Result<Personalised, PersoError> {
+/// A card body checked and identified, ready to be written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Opened {
+    /// The card body's serial (EF.IDENT).
+    pub serial: u64,
+    /// Largest command data and response data the card takes.
+    pub max_cmd: usize,
+    pub max_resp: usize,
+    /// APDUs spent so far.
+    pub apdus: u32,
+}
+
+/// Checks the ATR (a wrong card type is refused before any write), learns the card's limits
+/// (EF.ATR/INFO when it announces extended length) and reads its serial (EF.IDENT). The
+/// station draws the body from stock with this serial before writing anything.
+pub fn open(reader: &mut dyn Transport) -> Result<Opened, PersoError> {
     let caps = atr::check(reader.atr())?;
-    for (fid, bytes) in files {
-        if bytes.len() > 0x7FFF {
-            return Err(PersoError::FileTooLarge {
-                fid: *fid,
-                size: bytes.len(),
-            });
-        }
-    }
     let mut card = Counted {
         inner: reader,
         apdus: 0,
@@ -180,6 +181,58 @@ pub fn personalise(
             detail: atr::hex_upper(&ident),
         })?;
 
+    Ok(Opened {
+        serial,
+        max_cmd,
+        max_resp,
+        apdus: card.apdus,
+    })
+}
+
+/// Personalises the card in `reader` with `files` (FID, bytes), the bureau's `master` key
+/// deriving this card's key: open, then write.
+pub fn personalise(
+    reader: &mut dyn Transport,
+    master: &[u8],
+    files: &[(u16, Vec<u8>)],
+) -> Result<Personalised, PersoError> {
+    check_sizes(files)?;
+    let opened = open(reader)?;
+    write(reader, &opened, master, files)
+}
+
+/// Refuses a file larger than the profile allows, before the card is touched.
+pub fn check_sizes(files: &[(u16, Vec<u8>)]) -> Result<(), PersoError> {
+    for (fid, bytes) in files {
+        if bytes.len() > 0x7FFF {
+            return Err(PersoError::FileTooLarge {
+                fid: *fid,
+                size: bytes.len(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Writes `files` to the opened card: authenticate with its diversified key, create and write
+/// each file in the largest pieces it takes, read everything back and compare, lock.
+pub fn write(
+    reader: &mut dyn Transport,
+    opened: &Opened,
+    master: &[u8],
+    files: &[(u16, Vec<u8>)],
+) -> Result<Personalised, PersoError> {
+    check_sizes(files)?;
+    let Opened {
+        serial,
+        max_cmd,
+        max_resp,
+        apdus,
+    } = *opened;
+    let mut card = Counted {
+        inner: reader,
+        apdus,
+    };
     card.send(
         "SELECT application",
         Command::new(0, 0xA4, 0x04, 0x0C).with_data(AID.to_vec()),

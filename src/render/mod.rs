@@ -114,6 +114,10 @@ impl CardRender {
 pub const PROOF: &str = "proof.pdf";
 pub const FRONT_PERSONALISATION: &str = "front-personalisation.png";
 pub const BACK_PERSONALISATION: &str = "back-personalisation.png";
+/// The pictures the chip holds (DG6, DG5), kept so the encoding station need not decode the
+/// holder's originals again.
+pub const CHIP_PORTRAIT: &str = "chip-portrait.jpg";
+pub const CHIP_SIGNATURE: &str = "chip-signature.png";
 pub const FRONT_PREVIEW: &str = "front-preview.png";
 pub const BACK_PREVIEW: &str = "back-preview.png";
 
@@ -244,6 +248,17 @@ impl Renderer {
         ])?;
         let mut outputs = vec![Output::new(PROOF, "application/pdf", proof)];
         outputs.extend(self.bitmaps(&front, &back, &pictures, previews)?);
+        // The chip's DG6 and DG5: the proof's photo bytes and the cleaned signature.
+        outputs.push(Output::new(
+            CHIP_PORTRAIT,
+            "image/jpeg",
+            pictures.photo_jpeg.clone(),
+        ));
+        outputs.push(Output::new(
+            CHIP_SIGNATURE,
+            "image/png",
+            png_gray(&pictures.signature)?,
+        ));
         Ok(CardRender {
             front,
             back,

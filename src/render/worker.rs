@@ -14,7 +14,8 @@ use tokio::sync::watch;
 
 use super::card_data::CardData;
 use super::{
-    BACK_PERSONALISATION, CardRender, FRONT_PERSONALISATION, PROOF, RenderError, Renderer,
+    BACK_PERSONALISATION, CHIP_PORTRAIT, CHIP_SIGNATURE, CardRender, FRONT_PERSONALISATION, PROOF,
+    RenderError, Renderer,
 };
 use crate::domain::lifecycle::{CardEvent, CardState};
 use crate::intake::RENDER_JOB;
@@ -28,7 +29,13 @@ pub const ENCODE_JOB: &str = "encode";
 /// How long a render may hold its job before another worker may take it.
 pub const LEASE_MS: i64 = 60_000;
 /// Files kept with the card: the proof an operator approves and the bytes the printer prints.
-pub const KEPT: [&str; 3] = [PROOF, FRONT_PERSONALISATION, BACK_PERSONALISATION];
+pub const KEPT: [&str; 5] = [
+    PROOF,
+    FRONT_PERSONALISATION,
+    BACK_PERSONALISATION,
+    CHIP_PORTRAIT,
+    CHIP_SIGNATURE,
+];
 
 #[derive(Debug, Error)]
 pub enum WorkerError {

@@ -123,6 +123,7 @@ pub mod jobs;
 pub mod outbox;
 pub mod requests;
 pub mod scratch;
+pub mod stock;
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("src/store/migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator =

@@ -1,0 +1,462 @@
+//! The encoding station: claims `encode` jobs and personalises chips on its readers, one
+//! thread per reader (the PC/SC API blocks).
+//!
+//! For each card: a blank is in the reader before the job is claimed (so the job's lease only
+//! covers the write), the body is identified and drawn from stock, EF.SOD is signed, the chip
+//! written, read back and locked, and only then, in one transaction, the body is bound to the
+//! card, the card moves to `personalised` with the hashes in the audit trail, and the job is
+//! done. Any failure after the draw spoils that body with its reason and the job goes on with
+//! the next blank; a card number is never written to two chips (docs/stock.md).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use cqcfab_drivers::transport::{Transport, TransportError};
+use serde_json::json;
+use tokio::runtime::Handle;
+
+use super::readers::ReaderSlot;
+use crate::chip::script::{self, PersoError};
+use crate::chip::signer::DocumentSigner;
+use crate::chip::{data_groups, record, sod};
+use crate::domain::lifecycle::{CardEvent, CardState};
+use crate::render::worker::ENCODE_JOB;
+use crate::render::{CHIP_PORTRAIT, CHIP_SIGNATURE};
+use crate::store::jobs::ClaimedJob;
+use crate::store::stock::{self, StockError};
+use crate::store::{Store, cards, jobs};
+
+/// How long a write may hold its job.
+pub const LEASE_MS: i64 = 120_000;
+/// Blanks one job may use before it is put back in the queue (with its backoff).
+pub const BLANKS_PER_JOB: u32 = 3;
+
+/// What the station needs besides its readers.
+#[derive(Clone)]
+pub struct Station {
+    pub store: Store,
+    pub signer: Arc<dyn DocumentSigner>,
+    /// The bureau's personalisation master key (each card's key is derived from it).
+    pub master: Arc<Vec<u8>>,
+    pub authority: String,
+    /// This station's name in the ledger and the audit trail.
+    pub name: String,
+    /// Blanks one job may use before it goes back to the queue ([`BLANKS_PER_JOB`]).
+    pub blanks_per_job: u32,
+}
+
+/// What happened on a reader.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// A card was personalised and bound to its chip.
+    Personalised {
+        reader: String,
+        card_number: String,
+        serial: u64,
+        apdus: u32,
+        /// Time in card round trips, and from the claim to the commit.
+        card_time: Duration,
+        total_time: Duration,
+    },
+    /// A drawn body was spoiled; the job goes on with the next blank.
+    Spoiled {
+        reader: String,
+        card_number: String,
+        serial: u64,
+        reason: String,
+    },
+    /// The card in the reader was refused before anything was written (not our card type,
+    /// not our stock, a live card): it is taken out, the ledger is unchanged.
+    Refused {
+        reader: String,
+        card_number: String,
+        reason: String,
+    },
+    /// The job used its blanks without success and went back to the queue.
+    Failed { card_number: String, error: String },
+    /// The card was not waiting for encoding (a repeat): nothing done.
+    Skipped { card_number: String, state: String },
+    /// The reader could not be used; this reader's thread ends.
+    ReaderLost { reader: String, error: String },
+}
+
+/// A transport that times the card round trips.
+struct Timed<'a> {
+    inner: &'a mut dyn Transport,
+    spent: Duration,
+}
+
+impl Transport for Timed<'_> {
+    fn reader(&self) -> &str {
+        self.inner.reader()
+    }
+
+    fn atr(&self) -> &[u8] {
+        self.inner.atr()
+    }
+
+    fn transmit_raw(&mut self, command: &[u8]) -> Result<Vec<u8>, TransportError> {
+        let t = Instant::now();
+        let r = self.inner.transmit_raw(command);
+        self.spent += t.elapsed();
+        r
+    }
+}
+
+/// Why a job could not even be tried.
+#[derive(Debug, thiserror::Error)]
+enum JobError {
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    #[error(transparent)]
+    Stock(#[from] StockError),
+    #[error(transparent)]
+    Transition(#[from] cards::TransitionError),
+    #[error(transparent)]
+    Lease(#[from] jobs::JobError),
+    #[error("{0}")]
+    Data(String),
+}
+
+/// Runs one reader: takes jobs while blanks come, until `stop`, or after one card with
+/// `once`, or when no job is ready with `drain`.
+pub fn run_reader(
+    station: &Station,
+    slot: &mut dyn ReaderSlot,
+    rt: &Handle,
+    stop: &AtomicBool,
+    mode: Mode,
+    report: &(dyn Fn(Event) + Sync),
+) {
+    let owner = format!("{}:{}", station.name, slot.name());
+    let mut done = 0u32;
+    while !stop.load(Ordering::Relaxed) {
+        match slot.next_blank(stop) {
+            Ok(Some(_)) => {}
+            Ok(None) => return,
+            Err(e) => {
+                report(Event::ReaderLost {
+                    reader: slot.name().to_string(),
+                    error: e.to_string(),
+                });
+                return;
+            }
+        }
+        let job = match rt.block_on(station.store.claim(ENCODE_JOB, &owner, LEASE_MS)) {
+            Ok(Some(job)) => job,
+            Ok(None) if mode == Mode::Drain => return,
+            Ok(None) => {
+                std::thread::sleep(Duration::from_millis(200));
+                continue;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "claiming an encode job");
+                std::thread::sleep(Duration::from_millis(500));
+                continue;
+            }
+        };
+        let personalised = encode_job(station, slot, rt, stop, &job, report);
+        done += u32::from(personalised);
+        if mode == Mode::Once && done > 0 {
+            return;
+        }
+    }
+}
+
+/// How long a reader keeps going.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Until stopped.
+    Serve,
+    /// Until one card is personalised.
+    Once,
+    /// Until no job is ready.
+    Drain,
+}
+
+/// One job, on as many blanks as it takes (up to `blanks_per_job`). True when personalised.
+fn encode_job(
+    station: &Station,
+    slot: &mut dyn ReaderSlot,
+    rt: &Handle,
+    stop: &AtomicBool,
+    job: &ClaimedJob,
+    report: &(dyn Fn(Event) + Sync),
+) -> bool {
+    let started = Instant::now();
+    let number = job.payload["card_number"]
+        .as_str()
+        .unwrap_or("")
+        .to_string();
+    let prepared = match rt.block_on(prepare(station, &number)) {
+        Ok(Ready::Files(card_id, files)) => (card_id, files),
+        Ok(Ready::Skip(state)) => {
+            let _ = rt.block_on(station.store.complete(&job.lease));
+            report(Event::Skipped {
+                card_number: number,
+                state,
+            });
+            return false;
+        }
+        Err(e) => {
+            let error = e.to_string();
+            let _ = rt.block_on(station.store.fail(&job.lease, &error));
+            report(Event::Failed {
+                card_number: number,
+                error,
+            });
+            return false;
+        }
+    };
+    let (card_id, files) = prepared;
+    let reader = slot.name().to_string();
+    let mut last_error = String::new();
+    for _ in 0..station.blanks_per_job.max(1) {
+        let transport = match slot.next_blank(stop) {
+            Ok(Some(t)) => t,
+            Ok(None) => {
+                last_error = "the station stopped".into();
+                break;
+            }
+            Err(e) => {
+                last_error = e.to_string();
+                report(Event::ReaderLost {
+                    reader: reader.clone(),
+                    error: last_error.clone(),
+                });
+                break;
+            }
+        };
+        let mut timed = Timed {
+            inner: transport,
+            spent: Duration::ZERO,
+        };
+        let attempt = attempt(station, rt, &mut timed, card_id, &number, &reader, &files);
+        let card_time = timed.spent;
+        slot.mark_used();
+        match attempt {
+            Ok((serial, done)) => {
+                match rt.block_on(bind(station, job, card_id, &number, &reader, serial, &done)) {
+                    Ok(()) => {
+                        report(Event::Personalised {
+                            reader,
+                            card_number: number,
+                            serial,
+                            apdus: done.apdus,
+                            card_time,
+                            total_time: started.elapsed(),
+                        });
+                        return true;
+                    }
+                    Err(e) => {
+                        // Written but not bound: this chip must never leave.
+                        last_error = format!("written, but recording it failed: {e}");
+                        spoil(station, rt, serial, &number, &reader, &last_error, report);
+                    }
+                }
+            }
+            Err(Attempt::Refused(reason)) => {
+                last_error = reason.clone();
+                report(Event::Refused {
+                    reader: reader.clone(),
+                    card_number: number.clone(),
+                    reason,
+                });
+            }
+            Err(Attempt::Spoiled(serial, reason)) => {
+                last_error = reason.clone();
+                spoil(station, rt, serial, &number, &reader, &reason, report);
+            }
+        }
+    }
+    let _ = rt.block_on(station.store.fail(&job.lease, &last_error));
+    report(Event::Failed {
+        card_number: number,
+        error: last_error,
+    });
+    false
+}
+
+fn spoil(
+    station: &Station,
+    rt: &Handle,
+    serial: u64,
+    number: &str,
+    reader: &str,
+    reason: &str,
+    report: &(dyn Fn(Event) + Sync),
+) {
+    let actor = format!("station:{}", station.name);
+    if let Err(e) = rt.block_on(station.store.spoil(serial, reason, &actor)) {
+        tracing::error!(serial = format!("{serial:016X}"), error = %e, "could not record a spoiled body");
+    }
+    report(Event::Spoiled {
+        reader: reader.to_string(),
+        card_number: number.to_string(),
+        serial,
+        reason: reason.to_string(),
+    });
+}
+
+enum Attempt {
+    /// Nothing was written; the ledger is unchanged.
+    Refused(String),
+    /// The body was drawn and something went wrong: spoil it.
+    Spoiled(u64, String),
+}
+
+/// Identify, draw, write: the card side of one blank.
+fn attempt(
+    station: &Station,
+    rt: &Handle,
+    card: &mut dyn Transport,
+    card_id: i64,
+    number: &str,
+    reader: &str,
+    files: &[(u16, Vec<u8>)],
+) -> Result<(u64, script::Personalised), Attempt> {
+    let opened = script::open(card).map_err(|e| Attempt::Refused(refusal(&e)))?;
+    rt.block_on(
+        station
+            .store
+            .draw(opened.serial, card_id, number, &station.name, reader),
+    )
+    .map_err(|e| Attempt::Refused(e.to_string()))?;
+    script::write(card, &opened, &station.master, files)
+        .map(|done| (opened.serial, done))
+        .map_err(|e| Attempt::Spoiled(opened.serial, e.to_string()))
+}
+
+fn refusal(e: &PersoError) -> String {
+    match e {
+        PersoError::WrongCard(_) => format!("{e}: not a CQC blank, take it out"),
+        other => format!("could not identify the card: {other}"),
+    }
+}
+
+enum Ready {
+    Files(i64, Vec<(u16, Vec<u8>)>),
+    Skip(String),
+}
+
+/// The files to write: the data groups from the record and the rendered pictures, then EF.SOD.
+/// Bodies a killed station left drawn for this card are spoiled first: their chips hold an
+/// unknown part of the card.
+async fn prepare(station: &Station, number: &str) -> Result<Ready, JobError> {
+    let store = &station.store;
+    let card = store
+        .card_by_number(number)
+        .await?
+        .ok_or_else(|| JobError::Data(format!("card {number} does not exist")))?;
+    if card.state != CardState::InProduction.as_str() {
+        return Ok(Ready::Skip(card.state));
+    }
+    let actor = format!("station:{}", station.name);
+    for serial in store.unfinished_bodies(card.id).await? {
+        store
+            .spoil(
+                serial,
+                "write interrupted (station stopped mid-write): chip content unknown",
+                &actor,
+            )
+            .await?;
+    }
+    let artifacts = store.artifacts(card.id).await?;
+    let picture = |name: &str| {
+        artifacts
+            .iter()
+            .find(|a| a.name == name)
+            .and_then(|a| a.bytes.clone())
+            .ok_or_else(|| {
+                JobError::Data(format!(
+                    "card {number}: no rendered {name}; render it again"
+                ))
+            })
+    };
+    let data = record::chip_data(
+        &card,
+        &station.authority,
+        picture(CHIP_PORTRAIT)?,
+        picture(CHIP_SIGNATURE)?,
+    )
+    .map_err(|e| JobError::Data(e.to_string()))?;
+    let mut files = data_groups::build(&data)
+        .map_err(|e| JobError::Data(format!("card {number}: {e}")))?
+        .files;
+    let now_s = u64::try_from(store.clock().now_ms() / 1000).unwrap_or(0);
+    let sod_file = sod::build(&files, station.signer.as_ref(), now_s)
+        .map_err(|e| JobError::Data(format!("card {number}: EF.SOD: {e}")))?;
+    files.push((data_groups::FID_SOD, sod_file));
+    script::check_sizes(&files).map_err(|e| JobError::Data(format!("card {number}: {e}")))?;
+    Ok(Ready::Files(card.id, files))
+}
+
+/// Binds the body to the card, moves the card to personalised, completes the job: together.
+async fn bind(
+    station: &Station,
+    job: &ClaimedJob,
+    card_id: i64,
+    number: &str,
+    reader: &str,
+    serial: u64,
+    done: &script::Personalised,
+) -> Result<(), JobError> {
+    let store = &station.store;
+    let card = store
+        .card_by_number(number)
+        .await?
+        .filter(|c| c.id == card_id)
+        .ok_or_else(|| JobError::Data(format!("card {number} vanished")))?;
+    let now = store.clock().now_ms();
+    let hashes: serde_json::Map<String, serde_json::Value> = done
+        .hashes
+        .iter()
+        .map(|(fid, h)| (format!("{fid:04X}"), json!(hex::encode(h))))
+        .collect();
+    let mut tx = store.begin().await?;
+    stock::bind(&mut tx, now, serial, card_id).await?;
+    cards::apply(
+        &mut tx,
+        now,
+        &card,
+        CardEvent::Personalise,
+        &format!("station:{}", station.name),
+        None,
+        json!({
+            "chip_serial": format!("{serial:016X}"),
+            "reader": reader,
+            "file_sha256": hashes,
+            "apdus": done.apdus,
+            "signer": station.signer.describe(),
+        }),
+    )
+    .await?;
+    jobs::complete(&mut tx, now, &job.lease).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Runs every reader on its own thread until each ends (see [`Mode`]); returns the readers
+/// (tests look at the cards that left them). Call from a blocking context.
+pub fn run_station(
+    station: &Station,
+    slots: Vec<Box<dyn ReaderSlot>>,
+    rt: &Handle,
+    stop: &AtomicBool,
+    mode: Mode,
+    report: &(dyn Fn(Event) + Sync),
+) -> Vec<Box<dyn ReaderSlot>> {
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = slots
+            .into_iter()
+            .map(|mut slot| {
+                scope.spawn(move || {
+                    run_reader(station, slot.as_mut(), rt, stop, mode, report);
+                    slot
+                })
+            })
+            .collect();
+        handles.into_iter().filter_map(|h| h.join().ok()).collect()
+    })
+}

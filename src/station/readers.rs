@@ -1,0 +1,217 @@
+//! The readers of an encoding station: where the next blank comes from.
+//!
+//! A station asks a reader for the next blank, writes it, and leaves the finished card in the
+//! reader until it needs another blank; then it ejects the card. The simulator's cards leave on
+//! the proprietary EJECT command; a real card ignores it (6D00) and an operator takes it out.
+//! Either way the station waits until pcscd has seen the card swapped.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use cqcfab_drivers::pcsc_reader::{self, PcscReader};
+use cqcfab_drivers::transport::{Transport, TransportError};
+use cqcfab_simulator::blanks::Blanks;
+use cqcfab_simulator::card::{EJECT, VirtualCard};
+use cqcfab_simulator::inprocess::InProcessReader;
+
+/// One reader of a station.
+pub trait ReaderSlot: Send {
+    fn name(&self) -> &str;
+    /// Waits for a card that has not been used by this station yet and connects to it;
+    /// `Ok(None)` when `stop` was raised or no blank will come.
+    fn next_blank(
+        &mut self,
+        stop: &AtomicBool,
+    ) -> Result<Option<&mut dyn Transport>, TransportError>;
+    /// The card now in the reader has been touched: the next call must eject it first.
+    fn mark_used(&mut self);
+}
+
+/// A PC/SC reader (a real one, or vpcd with `cqcfab simulator` behind it).
+pub struct PcscSlot {
+    name: String,
+    conn: Option<PcscReader>,
+    used: bool,
+    /// How long the station waits without news before it says again what it waits for.
+    pub remind_every: Duration,
+}
+
+impl PcscSlot {
+    pub fn new(name: impl Into<String>) -> PcscSlot {
+        PcscSlot {
+            name: name.into(),
+            conn: None,
+            used: false,
+            remind_every: Duration::from_secs(10),
+        }
+    }
+
+    /// Connects to whatever card is in the reader, waiting for pcscd, the reader and a card.
+    fn connect(&mut self, stop: &AtomicBool) -> Result<bool, TransportError> {
+        let mut said = None::<(String, Instant)>;
+        loop {
+            if stop.load(Ordering::Relaxed) {
+                return Ok(false);
+            }
+            let wait = match PcscReader::connect(&self.name) {
+                Ok(r) => {
+                    self.conn = Some(r);
+                    return Ok(true);
+                }
+                Err(TransportError::NoCard { .. } | TransportError::CardRemoved { .. }) => {
+                    ("insert a blank card".to_string(), Duration::from_millis(10))
+                }
+                Err(
+                    e @ (TransportError::ServiceDown { .. } | TransportError::ReaderGone { .. }),
+                ) => (format!("{e}: waiting"), Duration::from_millis(250)),
+                Err(e) => return Err(e),
+            };
+            let repeat = said
+                .as_ref()
+                .is_none_or(|(what, at)| *what != wait.0 || at.elapsed() > self.remind_every);
+            if repeat {
+                tracing::info!(reader = self.name, "{}", wait.0);
+                said = Some((wait.0, Instant::now()));
+            }
+            std::thread::sleep(wait.1);
+        }
+    }
+
+    /// Ejects the used card and waits until pcscd has seen a different card arrive.
+    fn eject(&mut self, stop: &AtomicBool) -> Result<bool, TransportError> {
+        if self.conn.is_none() && !self.connect(stop)? {
+            return Ok(false);
+        }
+        let before = pcsc_reader::slot(&self.name).ok();
+        if let Some(conn) = self.conn.as_mut() {
+            // A real card answers 6D00: then an operator takes it out.
+            let _ = conn.transmit_raw(&EJECT);
+        }
+        self.conn = None;
+        let started = Instant::now();
+        let mut reminded = Instant::now();
+        loop {
+            if stop.load(Ordering::Relaxed) {
+                return Ok(false);
+            }
+            match pcsc_reader::slot(&self.name) {
+                Ok(now) if now.present && before.is_none_or(|b| b.events != now.events) => {
+                    return Ok(true);
+                }
+                // pcscd restarted meanwhile: its counts start again; any card is a new session.
+                Ok(now) if now.present && before.is_some_and(|b| now.events < b.events) => {
+                    return Ok(true);
+                }
+                Ok(_) | Err(_) => {}
+            }
+            if reminded.elapsed() > self.remind_every {
+                tracing::info!(
+                    reader = self.name,
+                    waited_s = started.elapsed().as_secs(),
+                    "take the finished card out and insert a blank"
+                );
+                reminded = Instant::now();
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+}
+
+impl ReaderSlot for PcscSlot {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn next_blank(
+        &mut self,
+        stop: &AtomicBool,
+    ) -> Result<Option<&mut dyn Transport>, TransportError> {
+        if self.used {
+            if !self.eject(stop)? {
+                return Ok(None);
+            }
+            self.used = false;
+        }
+        if self.conn.is_none() && !self.connect(stop)? {
+            return Ok(None);
+        }
+        Ok(self.conn.as_mut().map(|c| c as &mut dyn Transport))
+    }
+
+    fn mark_used(&mut self) {
+        self.used = true;
+        // Whatever happened, the next card gets a connection of its own.
+    }
+}
+
+/// Where cards that left in-process readers end up, to be looked at.
+pub type Hopper = Arc<Mutex<Vec<VirtualCard>>>;
+
+/// A reader in this process, fed from a supply of simulated blanks.
+pub struct InProcessSlot {
+    name: String,
+    blanks: Arc<Mutex<Blanks>>,
+    current: Option<InProcessReader>,
+    used: bool,
+    hopper: Hopper,
+}
+
+impl InProcessSlot {
+    pub fn new(
+        name: impl Into<String>,
+        blanks: Arc<Mutex<Blanks>>,
+        hopper: Hopper,
+    ) -> InProcessSlot {
+        InProcessSlot {
+            name: name.into(),
+            blanks,
+            current: None,
+            used: false,
+            hopper,
+        }
+    }
+
+    fn empty_into_hopper(&mut self) {
+        if let Some(r) = self.current.take()
+            && let Ok(mut h) = self.hopper.lock()
+        {
+            h.push(r.into_card());
+        }
+    }
+}
+
+impl Drop for InProcessSlot {
+    /// The end of the shift: the card still in the reader goes to the hopper too.
+    fn drop(&mut self) {
+        self.empty_into_hopper();
+    }
+}
+
+impl ReaderSlot for InProcessSlot {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn next_blank(
+        &mut self,
+        _stop: &AtomicBool,
+    ) -> Result<Option<&mut dyn Transport>, TransportError> {
+        if self.used || self.current.as_ref().is_some_and(|r| r.card().is_removed()) {
+            self.empty_into_hopper();
+            self.used = false;
+        }
+        if self.current.is_none() {
+            let next = self.blanks.lock().ok().and_then(|mut b| b.next_blank());
+            match next {
+                Some(card) => self.current = Some(InProcessReader::new(self.name.clone(), card)),
+                None => return Ok(None),
+            }
+        }
+        Ok(self.current.as_mut().map(|c| c as &mut dyn Transport))
+    }
+
+    fn mark_used(&mut self) {
+        self.used = true;
+    }
+}
