@@ -186,10 +186,12 @@ async fn audit_verify_fails_on_a_tampered_database(db: &TestDb) {
 }
 
 #[test]
-fn the_demo_imports_and_renders_the_fixtures_in_a_fresh_database() {
+fn the_demo_imports_renders_and_encodes_the_fixtures_in_a_fresh_database() {
     let dir = tempfile::tempdir().unwrap();
     let out_dir = dir.path().join("out");
-    // Twice: the second run must start fresh, not add to the first.
+    // Twice: the second run must start fresh, not add to the first. The first picks its
+    // readers itself (PC/SC when pcscd runs, as in CI); the second uses the in-process
+    // simulator, which is faster for 200 cards.
     for (cards, expect) in [
         (Some("20"), "20 new, 0 already present, 0 rejected"),
         (None, "200 new, 0 already present, 0 rejected"),
@@ -201,15 +203,27 @@ fn the_demo_imports_and_renders_the_fixtures_in_a_fresh_database() {
         ];
         if let Some(n) = cards {
             args.extend(["--cards".into(), n.into()]);
+        } else {
+            args.extend(["--readers".into(), "inprocess".into()]);
         }
         let out = cqcfab(&args);
         assert!(out.status.success(), "{}", text(&out));
         assert!(text(&out).contains(expect), "{}", text(&out));
+        assert!(
+            text(&out).contains("the ledger reconciles"),
+            "{}",
+            text(&out)
+        );
+        if cards.is_some() && std::env::var_os("CQCFAB_REQUIRE_PCSC").is_some() {
+            assert!(text(&out).contains("PC/SC through pcscd"), "{}", text(&out));
+        }
     }
     let summary: Value =
         serde_json::from_slice(&std::fs::read(out_dir.join("summary.json")).unwrap()).unwrap();
-    assert_eq!(summary["cards_by_state"]["in_production"], 200);
+    assert_eq!(summary["cards_by_state"]["personalised"], 200);
     assert_eq!(summary["render"]["rendered"], 200);
+    assert_eq!(summary["encode"]["personalised"], 200);
+    assert_eq!(summary["stock"]["personalised"], 200);
     assert_eq!(summary["audit"]["intact"], true);
     let samples = summary["render"]["samples"].as_array().unwrap();
     assert_eq!(samples.len(), 6, "{summary}");
@@ -269,7 +283,18 @@ fn help_explains_every_command() {
     let out = cqcfab(&["--help".into()]);
     let t = text(&out);
     for cmd in [
-        "serve", "import", "status", "audit", "demo", "bench", "fixtures", "render",
+        "serve",
+        "import",
+        "status",
+        "audit",
+        "demo",
+        "bench",
+        "fixtures",
+        "render",
+        "station",
+        "simulator",
+        "stock",
+        "pki",
     ] {
         assert!(t.contains(cmd), "--help does not mention {cmd}: {t}");
     }

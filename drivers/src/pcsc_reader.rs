@@ -86,6 +86,53 @@ pub fn slot(name: &str) -> Result<Slot, TransportError> {
     })
 }
 
+/// Watches one reader for card insertions and removals. Waiting happens inside pcscd (a
+/// blocking SCardGetStatusChange): polling it in a tight loop instead starves the reader's
+/// own presence polling, and a swapped vpcd card is then never seen.
+pub struct ReaderWatch {
+    ctx: Context,
+    state: [pcsc::ReaderState; 1],
+    name: String,
+}
+
+impl ReaderWatch {
+    pub fn new(name: &str) -> Result<ReaderWatch, TransportError> {
+        let ctx = Context::establish(Scope::User).map_err(|e| map(e, name))?;
+        let cname = std::ffi::CString::new(name).map_err(|_| TransportError::ReaderGone {
+            reader: name.to_string(),
+        })?;
+        Ok(ReaderWatch {
+            ctx,
+            state: [pcsc::ReaderState::new(cname, pcsc::State::UNAWARE)],
+            name: name.to_string(),
+        })
+    }
+
+    /// Returns as soon as the reader's state differs from what this watch last returned, or
+    /// after `timeout` with the state unchanged.
+    pub fn wait(&mut self, timeout: std::time::Duration) -> Result<Slot, TransportError> {
+        match self.ctx.get_status_change(timeout, &mut self.state) {
+            Ok(()) | Err(pcsc::Error::Timeout) => {}
+            Err(e) => return Err(map(e, &self.name)),
+        }
+        let st = &mut self.state[0];
+        if st
+            .event_state()
+            .intersects(pcsc::State::UNKNOWN | pcsc::State::IGNORE)
+        {
+            return Err(TransportError::ReaderGone {
+                reader: self.name.clone(),
+            });
+        }
+        let slot = Slot {
+            present: st.event_state().contains(pcsc::State::PRESENT),
+            events: st.event_count(),
+        };
+        st.sync_current_state();
+        Ok(slot)
+    }
+}
+
 impl PcscReader {
     /// Connects to the card in reader `name` (exclusive: no other program may talk to it while
     /// a station writes).
@@ -109,6 +156,14 @@ impl PcscReader {
             buffer: vec![0; pcsc::MAX_BUFFER_SIZE_EXTENDED],
             _context: ctx,
         })
+    }
+}
+
+impl PcscReader {
+    /// Ends the connection without resetting the card: after an eject there is no card to
+    /// reset, and a reset sent into vpcd's closed link leaves the reader confused.
+    pub fn leave(self) {
+        let _ = self.card.disconnect(pcsc::Disposition::LeaveCard);
     }
 }
 

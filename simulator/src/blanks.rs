@@ -5,6 +5,12 @@ use std::collections::BTreeMap;
 
 use crate::card::{CardSpec, Fault, VirtualCard};
 
+/// The simulator's lot: serials from here, as a card manufacturer's delivery note would list
+/// them (the demo and `cqcfab stock receive` record the same range).
+pub const SIM_LOT: &str = "SIM-0C0C";
+pub const SIM_FIRST_SERIAL: u64 = 0x0C0C_0000_0000_0001;
+pub const SIM_LOT_SIZE: u64 = 1_000_000;
+
 /// Blank card bodies with serials `first..=last`.
 pub struct Blanks {
     next: u64,

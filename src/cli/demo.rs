@@ -2,9 +2,10 @@
 //!
 //! For now the run starts a fresh embedded database, imports the fixture requests through the
 //! same path as `cqcfab import`, renders every card (proof and bitmaps, stored with their
-//! hashes) with one render worker per core, writes a few sample cards to look at, verifies
-//! the audit chain and writes a summary by state. Later capabilities extend it to a full
-//! production day.
+//! hashes) with one render worker per core, writes a few sample cards to look at, personalises
+//! every chip (PC/SC through pcscd when it runs, else the in-process simulator), reconciles the
+//! blank stock, verifies the audit chain and writes a summary by state. Later capabilities
+//! extend it to a full production day.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -27,6 +28,10 @@ pub struct DemoArgs {
     /// that many synthetic requests.
     #[arg(long, value_name = "N")]
     pub cards: Option<usize>,
+    /// Chip readers [default: PC/SC when pcscd lists readers (filling empty vpcd readers with
+    /// simulated blanks itself), else the in-process simulator].
+    #[arg(long, value_enum)]
+    pub readers: Option<super::chip::Readers>,
 }
 
 pub async fn run(overrides: &Overrides, args: DemoArgs) -> anyhow::Result<ExitCode> {
@@ -52,6 +57,37 @@ pub async fn run(overrides: &Overrides, args: DemoArgs) -> anyhow::Result<ExitCo
     super::import::print_report(&report);
 
     let rendered = render_stage(&store, &config, &args.out).await?;
+
+    super::chip::ensure_sim_lot(&store).await?;
+    let encode_args = super::chip::EncodeArgs {
+        readers: args.readers,
+        reader_names: Vec::new(),
+        inprocess_readers: 2,
+        once: false,
+        drain: true,
+        blanks_per_job: crate::station::encode::BLANKS_PER_JOB,
+        name: "demo-encode".into(),
+    };
+    let encoded = super::chip::encode_stage(
+        &store,
+        &config,
+        &encode_args,
+        crate::station::encode::Mode::Drain,
+        true,
+    )
+    .await?;
+    let stock = store.stock_report(10 * 60_000).await?;
+    println!(
+        "blank stock: {} personalised, {} spoiled, {} on hand — {}",
+        stock.total(|l| l.personalised),
+        stock.total(|l| l.spoiled),
+        stock.total(|l| l.on_hand),
+        if stock.reconciles() {
+            "the ledger reconciles"
+        } else {
+            "THE LEDGER DOES NOT RECONCILE"
+        }
+    );
 
     let counts = store.card_counts().await?;
     let jobs = store.job_counts().await?;
@@ -79,6 +115,8 @@ pub async fn run(overrides: &Overrides, args: DemoArgs) -> anyhow::Result<ExitCo
         "cards_by_state": counts.iter().map(|(s, n)| (s.clone(), json!(n))).collect::<serde_json::Map<_, _>>(),
         "jobs": jobs.iter().map(|(k, s, n)| json!({ "kind": k, "state": s, "count": n })).collect::<Vec<_>>(),
         "render": rendered,
+        "encode": encoded,
+        "stock": { "personalised": stock.total(|l| l.personalised), "spoiled": stock.total(|l| l.spoiled), "on_hand": stock.total(|l| l.on_hand), "problems": stock.problems },
         "audit": { "records": audit.records, "intact": audit.is_intact(), "head": audit.head_hash },
         "seconds": started.elapsed().as_secs_f64(),
     });
@@ -91,11 +129,13 @@ pub async fn run(overrides: &Overrides, args: DemoArgs) -> anyhow::Result<ExitCo
         started.elapsed().as_secs_f64()
     );
     store.close().await;
-    Ok(if report.is_clean() && audit.is_intact() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    })
+    Ok(
+        if report.is_clean() && audit.is_intact() && stock.reconciles() {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        },
+    )
 }
 
 /// Cards whose pictures the demo writes out for people to look at (when they are in the run):

@@ -2,6 +2,7 @@
 
 mod audit;
 mod bench;
+pub mod chip;
 mod demo;
 mod fixtures;
 mod import;
@@ -83,6 +84,18 @@ enum Command {
     Bench(bench::BenchArgs),
     /// Generate synthetic requests (faces and signatures drawn by code, no real person).
     Fixtures(fixtures::FixturesArgs),
+    /// Production-line stations (chip encoding).
+    #[command(subcommand)]
+    Station(chip::StationCommand),
+    /// The hardware simulator: keeps every vpcd reader of pcscd filled with a blank CQC card;
+    /// a finished card stays in its reader until the station ejects it for the next blank.
+    Simulator(chip::SimulatorArgs),
+    /// The blank card stock ledger.
+    #[command(subcommand)]
+    Stock(chip::StockCommand),
+    /// Certificates and keys of EF.SOD signing (test PKI, HSM document-signer key).
+    #[command(subcommand)]
+    Pki(chip::PkiCommand),
 }
 
 /// Entry point of the binary.
@@ -143,6 +156,12 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Demo(args) => demo::run(&overrides, args).await,
         Command::Bench(args) => bench::run(&overrides, args).await,
         Command::Fixtures(args) => fixtures::run(args),
+        Command::Station(cmd) => chip::station(&load(&overrides)?, cmd).await,
+        Command::Simulator(args) => {
+            tokio::task::spawn_blocking(move || chip::simulator(args)).await?
+        }
+        Command::Stock(cmd) => chip::stock(&load(&overrides)?, cmd).await,
+        Command::Pki(cmd) => chip::pki(&load(&overrides)?, cmd),
     }
 }
 

@@ -83,27 +83,33 @@ impl PcscSlot {
         if self.conn.is_none() && !self.connect(stop)? {
             return Ok(false);
         }
-        let before = pcsc_reader::slot(&self.name).ok();
-        if let Some(conn) = self.conn.as_mut() {
+        // Learn the current state first, then eject: the watch reports every change after.
+        let mut watch = pcsc_reader::ReaderWatch::new(&self.name)?;
+        let before = watch.wait(Duration::ZERO)?;
+        if let Some(mut conn) = self.conn.take() {
             // A real card answers 6D00: then an operator takes it out.
             let _ = conn.transmit_raw(&EJECT);
+            conn.leave();
         }
-        self.conn = None;
         let started = Instant::now();
         let mut reminded = Instant::now();
+        let mut seen_empty = false;
         loop {
             if stop.load(Ordering::Relaxed) {
                 return Ok(false);
             }
-            match pcsc_reader::slot(&self.name) {
-                Ok(now) if now.present && before.is_none_or(|b| b.events != now.events) => {
-                    return Ok(true);
+            match watch.wait(Duration::from_millis(250)) {
+                Ok(now) if !now.present => seen_empty = true,
+                Ok(now) if seen_empty || now.events != before.events => return Ok(true),
+                Ok(_) => {}
+                // pcscd restarted or the reader was unplugged: start again with a new watch.
+                Err(_) => {
+                    std::thread::sleep(Duration::from_millis(250));
+                    if let Ok(w) = pcsc_reader::ReaderWatch::new(&self.name) {
+                        watch = w;
+                        seen_empty = true;
+                    }
                 }
-                // pcscd restarted meanwhile: its counts start again; any card is a new session.
-                Ok(now) if now.present && before.is_some_and(|b| now.events < b.events) => {
-                    return Ok(true);
-                }
-                Ok(_) | Err(_) => {}
             }
             if reminded.elapsed() > self.remind_every {
                 tracing::info!(
@@ -113,7 +119,6 @@ impl PcscSlot {
                 );
                 reminded = Instant::now();
             }
-            std::thread::sleep(Duration::from_millis(5));
         }
     }
 }
