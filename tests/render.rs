@@ -15,8 +15,8 @@ use cqcfab::render::card_data::{CardData, DEFAULT_AUTHORITY};
 use cqcfab::render::scene::{Layer, Primitive, Scene};
 use cqcfab::render::worker::{self, Done, ENCODE_JOB};
 use cqcfab::render::{
-    BACK_PERSONALISATION, BACK_PREVIEW, CardRender, FRONT_PERSONALISATION, FRONT_PREVIEW, PROOF,
-    Renderer, raster,
+    BACK_PERSONALISATION, BACK_PREVIEW, CHIP_PORTRAIT, CHIP_SIGNATURE, CardRender,
+    FRONT_PERSONALISATION, FRONT_PREVIEW, PROOF, Renderer, raster,
 };
 use image::RgbImage;
 use serde_json::{Value, json};
@@ -125,7 +125,13 @@ async fn every_accepted_request_gets_its_proof_and_bitmaps_with_hashes_in_the_au
         let names: Vec<&str> = files.iter().map(|f| f.name.as_str()).collect();
         assert_eq!(
             names,
-            [BACK_PERSONALISATION, FRONT_PERSONALISATION, PROOF],
+            [
+                BACK_PERSONALISATION,
+                CHIP_PORTRAIT,
+                CHIP_SIGNATURE,
+                FRONT_PERSONALISATION,
+                PROOF
+            ],
             "{id}"
         );
         let history = db
