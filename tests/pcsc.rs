@@ -14,15 +14,24 @@ use std::time::{Duration, Instant};
 mod common;
 
 use cqcfab::chip::data_groups::{self, ChipData, FID_DG1, FID_SOD};
+use cqcfab::chip::signer::FileSigner;
 use cqcfab::chip::{script, sod};
+use cqcfab::clock::Clock;
+use cqcfab::render::card_data::DEFAULT_AUTHORITY;
+use cqcfab::station::encode::{self, Event, Mode, Station};
+use cqcfab::station::readers::{PcscSlot, ReaderSlot};
 use cqcfab_drivers::pcsc_reader::{self, PcscReader};
 use cqcfab_drivers::transport::TransportError;
+use cqcfab_simulator::blanks::Blanks;
 use cqcfab_simulator::card::{AID, CardSpec, VirtualCard};
+use cqcfab_simulator::card::{Fault, LifeCycle};
+use cqcfab_simulator::rack::{self, RackEvent};
 use cqcfab_simulator::vpcd;
 use sha2::{Digest, Sha256};
 use time::macros::date;
 
 const READER: &str = "Virtual PCD 00 00";
+const READER_2: &str = "Virtual PCD 00 01";
 const MASTER: &[u8] = b"pcsc test master key";
 
 fn pcscd_available() -> bool {
@@ -151,8 +160,12 @@ impl Drop for StopOnDrop<'_> {
     }
 }
 
+/// The tests of this file share pcscd's two readers: one at a time.
+static READERS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 #[test]
 fn a_card_personalised_through_pcscd_reads_back_with_opensc() {
+    let _readers = READERS.lock().unwrap_or_else(|e| e.into_inner());
     if !pcscd_available() {
         return;
     }
@@ -246,4 +259,159 @@ fn a_card_personalised_through_pcscd_reads_back_with_opensc() {
         assert!(ended.is_ok(), "{ended:?}");
         assert_eq!(card.file(FID_DG1), Some(dg1.as_slice()));
     });
+}
+
+/// What left a reader of the rack: serial, life cycle, the card number its DG1 holds.
+type LeftCard = (u64, LifeCycle, Option<String>);
+
+/// The encoding station on both vpcd readers of pcscd, the simulator's rack filling them with
+/// blanks, some faulty: every card ends personalised on a chip holding its own data, every
+/// failed body spoiled, the ledger reconciled.
+#[test]
+fn a_station_on_two_pcsc_readers_personalises_every_card_and_spoils_the_faulty_blanks() {
+    let _readers = READERS.lock().unwrap_or_else(|e| e.into_inner());
+    if !pcscd_available() {
+        return;
+    }
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime")
+        .block_on(station_on_two_readers());
+}
+
+async fn station_on_two_readers() {
+    let db = common::TestDb::sqlite(Clock::fixed_on(date!(2026 - 11 - 26))).await;
+    let numbers = common::production::rendered_cards(&db, 8).await;
+    const FIRST: u64 = 0x0D0D_0000_0000_0001;
+    db.store
+        .receive_lot("LOT-P", FIRST, FIRST + 99, "test")
+        .await
+        .expect("lot");
+    let blanks = Blanks::new(FIRST, FIRST + 99, MASTER)
+        .fault(1, vec![Fault::RemovedAtApdu(12)])
+        .fault(
+            3,
+            vec![Fault::WriteFailAt {
+                fid: 0x0106,
+                offset: 4096,
+            }],
+        )
+        .fault(4, vec![Fault::WrongAtr]);
+    let pki_dir = tempfile::tempdir().expect("tmp");
+    let pki = cqcfab::chip::pki::TestPki::ensure(pki_dir.path()).expect("pki");
+    let station = Station {
+        store: db.store.clone(),
+        signer: std::sync::Arc::new(
+            FileSigner::open(&pki.ds_key(), &pki.ds_cert()).expect("signer"),
+        ),
+        master: std::sync::Arc::new(MASTER.to_vec()),
+        authority: DEFAULT_AUTHORITY.into(),
+        name: "pcsc-test".into(),
+        blanks_per_job: 5,
+    };
+    let rt = tokio::runtime::Handle::current();
+    let (events, left) = tokio::task::spawn_blocking(move || {
+        let stop = AtomicBool::new(false);
+        let rack_stop = AtomicBool::new(false);
+        let left = std::sync::Mutex::new(Vec::<LeftCard>::new());
+        let events = std::sync::Mutex::new(Vec::new());
+        let ports: Vec<SocketAddr> = [0, 1]
+            .iter()
+            .map(|i| SocketAddr::from(([127, 0, 0, 1], vpcd::DEFAULT_PORT + i)))
+            .collect();
+        let blanks = std::sync::Arc::new(std::sync::Mutex::new(blanks));
+        std::thread::scope(|scope| {
+            scope.spawn(|| {
+                rack::run(&ports, blanks, &rack_stop, &|e| {
+                    if let RackEvent::Left { card, .. } = e {
+                        let number = card.file(FID_DG1).and_then(|f| {
+                            cqcfab::chip::tlv::parse(f)
+                                .ok()?
+                                .find(0x5F0E)
+                                .map(|n| n.text())
+                        });
+                        left.lock()
+                            .expect("left")
+                            .push((card.serial(), card.life_cycle(), number));
+                    }
+                });
+            });
+            let _stop_rack = StopOnDrop(&rack_stop);
+            let slots: Vec<Box<dyn ReaderSlot>> = vec![
+                Box::new(PcscSlot::new("Virtual PCD 00 00")),
+                Box::new(PcscSlot::new(READER_2)),
+            ];
+            let mut slots = encode::run_station(&station, slots, &rt, &stop, Mode::Drain, &|e| {
+                events.lock().expect("events").push(e)
+            });
+            // Eject the last cards too, so the rack reports them.
+            for slot in &mut slots {
+                slot.mark_used(None);
+                let _ = slot.next_blank(&stop);
+            }
+        });
+        (
+            events.into_inner().expect("events"),
+            left.into_inner().expect("left"),
+        )
+    })
+    .await
+    .expect("station");
+
+    let personalised: Vec<(String, u64, String)> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Personalised {
+                card_number,
+                serial,
+                reader,
+                ..
+            } => Some((card_number.clone(), *serial, reader.clone())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(personalised.len(), numbers.len(), "{events:#?}");
+    let readers: std::collections::BTreeSet<&str> =
+        personalised.iter().map(|p| p.2.as_str()).collect();
+    assert_eq!(readers.len(), 2, "both readers worked: {readers:?}");
+    // No mix-up: every chip that left holds the card it is bound to.
+    for (number, serial, _) in &personalised {
+        let chip = left
+            .iter()
+            .find(|l| l.0 == *serial)
+            .unwrap_or_else(|| panic!("chip {serial:016X} never left its reader"));
+        assert_eq!(chip.1, LifeCycle::Operational);
+        assert_eq!(
+            chip.2.as_deref(),
+            Some(number.as_str()),
+            "chip {serial:016X}"
+        );
+        let card = db
+            .store
+            .card_by_number(number)
+            .await
+            .expect("db")
+            .expect("card");
+        assert_eq!(card.state, "personalised");
+    }
+    let spoiled: Vec<u64> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Spoiled { serial, .. } => Some(*serial),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(spoiled.len(), 2, "{events:#?}");
+    assert!(
+        events.iter().any(
+            |e| matches!(e, Event::Refused { reason, .. } if reason.contains("not a CQC blank"))
+        )
+    );
+    let report = db.store.stock_report(60_000).await.expect("report");
+    assert!(report.reconciles(), "{:?}", report.problems);
+    assert_eq!(report.total(|l| l.spoiled), 2);
+    assert_eq!(report.total(|l| l.personalised), 8);
+    db.cleanup().await;
 }

@@ -7,16 +7,15 @@ mod common;
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 
-use common::{TestDb, valid_fixtures};
+use common::TestDb;
+use common::production::rendered_cards;
 use cqcfab::chip::data_groups::{FID_DG1, FID_SOD};
 use cqcfab::chip::pki::TestPki;
 use cqcfab::chip::signer::FileSigner;
 use cqcfab::chip::{sod, tlv};
 use cqcfab::clock::Clock;
-use cqcfab::intake::{Intake, Submission};
-use cqcfab::render::Renderer;
 use cqcfab::render::card_data::DEFAULT_AUTHORITY;
-use cqcfab::render::worker::{self, ENCODE_JOB};
+use cqcfab::render::worker::ENCODE_JOB;
 use cqcfab::station::encode::{self, Event, Mode, Station};
 use cqcfab::station::readers::{Hopper, InProcessSlot, ReaderSlot};
 use cqcfab::store::jobs::NewJob;
@@ -31,24 +30,6 @@ const FIRST: u64 = 0x0C0C_0000_0000_0001;
 
 fn clock() -> Clock {
     Clock::fixed_on(date!(2026 - 11 - 26))
-}
-
-/// `n` accepted requests, rendered: their encode jobs are queued.
-async fn rendered_cards(db: &TestDb, n: usize) -> Vec<String> {
-    let intake = Intake::new(db.store.clone());
-    for doc in valid_fixtures().iter().take(n) {
-        let s = intake.submit(doc.clone(), "test").await.expect("intake");
-        assert!(matches!(s, Submission::Created(_)), "{s:?}");
-    }
-    let renderer = Arc::new(Renderer::new(DEFAULT_AUTHORITY).expect("layouts"));
-    let mut numbers = Vec::new();
-    for done in worker::drain(&db.store, &renderer, "test", 2, |_| {}).await {
-        match done.expect("render") {
-            worker::Done::Rendered { card_number } => numbers.push(card_number),
-            other => panic!("not rendered: {other:?}"),
-        }
-    }
-    numbers
 }
 
 struct Run {

@@ -14,6 +14,12 @@ use crate::blanks::Blanks;
 use crate::card::VirtualCard;
 use crate::vpcd::{self, Ended};
 
+/// How long a reader stays empty between two cards. pcscd learns of a card swap by polling
+/// the vpcd driver (about every 400 ms); a card pulled out and replaced faster than that is
+/// never seen to leave, and a station waiting for the swap would wait for ever. A motorised
+/// reader needs about as long to eject a card and feed the next.
+pub const SWAP_GAP: Duration = Duration::from_millis(600);
+
 /// What happened in one reader.
 #[derive(Debug)]
 pub enum RackEvent<'a> {
@@ -82,6 +88,7 @@ fn serve_reader(
                     how,
                 });
                 card = None;
+                std::thread::sleep(SWAP_GAP);
             }
             Ok(Ended::Stopped) => return,
             Ok(Ended::Closed) => {

@@ -212,7 +212,9 @@ fn encode_job(
     let (card_id, files) = prepared;
     let reader = slot.name().to_string();
     let mut last_error = String::new();
-    for _ in 0..station.blanks_per_job.max(1) {
+    let mut tries = 0;
+    while tries < station.blanks_per_job.max(1) {
+        let last_serial = slot.last_serial();
         let transport = match slot.next_blank(stop) {
             Ok(Some(t)) => t,
             Ok(None) => {
@@ -232,9 +234,28 @@ fn encode_job(
             inner: transport,
             spent: Duration::ZERO,
         };
-        let attempt = attempt(station, rt, &mut timed, card_id, &number, &reader, &files);
+        let work = Work {
+            card_id,
+            number: &number,
+            files: &files,
+        };
+        let attempt = attempt(station, rt, &mut timed, &work, &reader, last_serial);
         let card_time = timed.spent;
-        slot.mark_used();
+        match &attempt {
+            Err(Attempt::SameCard(serial)) => {
+                // The used card is still there: eject it again, this blank does not count.
+                tracing::info!(
+                    reader,
+                    serial = format!("{serial:016X}"),
+                    "the finished card is still in the reader"
+                );
+                slot.mark_used(Some(*serial));
+                continue;
+            }
+            Ok((serial, _)) | Err(Attempt::Spoiled(serial, _)) => slot.mark_used(Some(*serial)),
+            Err(Attempt::Refused(_)) => slot.mark_used(None),
+        }
+        tries += 1;
         match attempt {
             Ok((serial, done)) => {
                 match rt.block_on(bind(station, job, card_id, &number, &reader, serial, &done)) {
@@ -268,6 +289,7 @@ fn encode_job(
                 last_error = reason.clone();
                 spoil(station, rt, serial, &number, &reader, &reason, report);
             }
+            Err(Attempt::SameCard(_)) => {}
         }
     }
     let _ = rt.block_on(station.store.fail(&job.lease, &last_error));
@@ -299,7 +321,17 @@ fn spoil(
     });
 }
 
+/// The card being written: its record id, number and files.
+#[derive(Clone, Copy)]
+struct Work<'a> {
+    card_id: i64,
+    number: &'a str,
+    files: &'a [(u16, Vec<u8>)],
+}
+
 enum Attempt {
+    /// The card is the one this reader used last: it was never swapped.
+    SameCard(u64),
     /// Nothing was written; the ledger is unchanged.
     Refused(String),
     /// The body was drawn and something went wrong: spoil it.
@@ -311,12 +343,19 @@ fn attempt(
     station: &Station,
     rt: &Handle,
     card: &mut dyn Transport,
-    card_id: i64,
-    number: &str,
+    work: &Work<'_>,
     reader: &str,
-    files: &[(u16, Vec<u8>)],
+    last_serial: Option<u64>,
 ) -> Result<(u64, script::Personalised), Attempt> {
+    let Work {
+        card_id,
+        number,
+        files,
+    } = *work;
     let opened = script::open(card).map_err(|e| Attempt::Refused(refusal(&e)))?;
+    if last_serial == Some(opened.serial) {
+        return Err(Attempt::SameCard(opened.serial));
+    }
     rt.block_on(
         station
             .store

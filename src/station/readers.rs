@@ -15,6 +15,9 @@ use cqcfab_simulator::blanks::Blanks;
 use cqcfab_simulator::card::{EJECT, VirtualCard};
 use cqcfab_simulator::inprocess::InProcessReader;
 
+/// How long a station waits for pcscd to report a swap before it looks at the card itself.
+pub const SWAP_LOOK: Duration = Duration::from_secs(2);
+
 /// One reader of a station.
 pub trait ReaderSlot: Send {
     fn name(&self) -> &str;
@@ -24,15 +27,22 @@ pub trait ReaderSlot: Send {
         &mut self,
         stop: &AtomicBool,
     ) -> Result<Option<&mut dyn Transport>, TransportError>;
-    /// The card now in the reader has been touched: the next call must eject it first.
-    fn mark_used(&mut self);
+    /// The card now in the reader has been touched (its serial, when it was read): the next
+    /// call must eject it first.
+    fn mark_used(&mut self, serial: Option<u64>);
+    /// The serial of the last card marked used: a card showing it again was not swapped.
+    fn last_serial(&self) -> Option<u64>;
 }
 
 /// A PC/SC reader (a real one, or vpcd with `cqcfab simulator` behind it).
 pub struct PcscSlot {
     name: String,
     conn: Option<PcscReader>,
+    /// pcscd's card event count when this connection was made: a different count later means
+    /// the card was swapped meanwhile (pulled out and a blank put in).
+    connected_at: Option<u32>,
     used: bool,
+    last_serial: Option<u64>,
     /// How long the station waits without news before it says again what it waits for.
     pub remind_every: Duration,
 }
@@ -42,7 +52,9 @@ impl PcscSlot {
         PcscSlot {
             name: name.into(),
             conn: None,
+            connected_at: None,
             used: false,
+            last_serial: None,
             remind_every: Duration::from_secs(10),
         }
     }
@@ -57,6 +69,7 @@ impl PcscSlot {
             let wait = match PcscReader::connect(&self.name) {
                 Ok(r) => {
                     self.conn = Some(r);
+                    self.connected_at = pcsc_reader::slot(&self.name).ok().map(|s| s.events);
                     return Ok(true);
                 }
                 Err(TransportError::NoCard { .. } | TransportError::CardRemoved { .. }) => {
@@ -86,6 +99,13 @@ impl PcscSlot {
         // Learn the current state first, then eject: the watch reports every change after.
         let mut watch = pcsc_reader::ReaderWatch::new(&self.name)?;
         let before = watch.wait(Duration::ZERO)?;
+        if before.present && self.connected_at.is_some_and(|c| c != before.events) {
+            // The used card was pulled out and a new one is in already: keep that one.
+            if let Some(conn) = self.conn.take() {
+                conn.leave();
+            }
+            return Ok(true);
+        }
         if let Some(mut conn) = self.conn.take() {
             // A real card answers 6D00: then an operator takes it out.
             let _ = conn.transmit_raw(&EJECT);
@@ -110,6 +130,11 @@ impl PcscSlot {
                         seen_empty = true;
                     }
                 }
+            }
+            if started.elapsed() > SWAP_LOOK {
+                // pcscd may have missed a quick swap: the station reads the card's serial and
+                // compares it with the last one.
+                return Ok(true);
             }
             if reminded.elapsed() > self.remind_every {
                 tracing::info!(
@@ -144,9 +169,15 @@ impl ReaderSlot for PcscSlot {
         Ok(self.conn.as_mut().map(|c| c as &mut dyn Transport))
     }
 
-    fn mark_used(&mut self) {
+    fn mark_used(&mut self, serial: Option<u64>) {
         self.used = true;
-        // Whatever happened, the next card gets a connection of its own.
+        if serial.is_some() {
+            self.last_serial = serial;
+        }
+    }
+
+    fn last_serial(&self) -> Option<u64> {
+        self.last_serial
     }
 }
 
@@ -216,7 +247,11 @@ impl ReaderSlot for InProcessSlot {
         Ok(self.current.as_mut().map(|c| c as &mut dyn Transport))
     }
 
-    fn mark_used(&mut self) {
+    fn mark_used(&mut self, _serial: Option<u64>) {
         self.used = true;
+    }
+
+    fn last_serial(&self) -> Option<u64> {
+        None
     }
 }

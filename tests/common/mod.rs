@@ -5,6 +5,7 @@
 pub mod hsm;
 pub mod http;
 pub mod pictures;
+pub mod production;
 
 use std::path::PathBuf;
 use std::sync::OnceLock;

@@ -1,0 +1,29 @@
+//! Cards brought to the encoding stage: requests taken in and rendered.
+
+use std::sync::Arc;
+
+use cqcfab::intake::{Intake, Submission};
+use cqcfab::render::Renderer;
+use cqcfab::render::card_data::DEFAULT_AUTHORITY;
+use cqcfab::render::worker;
+
+use super::{TestDb, valid_fixtures};
+
+/// The first `n` valid fixtures, accepted and rendered: their encode jobs are queued. Returns
+/// the card numbers.
+pub async fn rendered_cards(db: &TestDb, n: usize) -> Vec<String> {
+    let intake = Intake::new(db.store.clone());
+    for doc in valid_fixtures().iter().take(n) {
+        let s = intake.submit(doc.clone(), "test").await.expect("intake");
+        assert!(matches!(s, Submission::Created(_)), "{s:?}");
+    }
+    let renderer = Arc::new(Renderer::new(DEFAULT_AUTHORITY).expect("layouts"));
+    let mut numbers = Vec::new();
+    for done in worker::drain(&db.store, &renderer, "test", 2, |_| {}).await {
+        match done.expect("render") {
+            worker::Done::Rendered { card_number } => numbers.push(card_number),
+            other => panic!("not rendered: {other:?}"),
+        }
+    }
+    numbers
+}
