@@ -197,19 +197,39 @@ async fn every_fault_ends_spoiled_and_the_job_resumes_on_a_fresh_blank(db: &Test
         .fault(3, vec![Fault::WrongAtr])
         .fault(4, vec![Fault::AlreadyPersonalised])
         .fault(5, vec![Fault::Locked])
-        .fault(6, vec![Fault::SlowMs(1)]);
+        .fault(6, vec![Fault::SlowMs(1)])
+        .fault(7, vec![Fault::GarbledAt(13)])
+        .fault(8, vec![Fault::OddStatusAt(10)]);
     let run = run_station(db, blanks, 1, 10).await;
     assert_eq!(run.personalised().len(), numbers.len(), "{:#?}", run.events);
     let spoiled: Vec<u64> = run.spoiled().iter().map(|s| s.0).collect();
     assert_eq!(
         spoiled,
-        [FIRST, FIRST + 1, FIRST + 2, FIRST + 4, FIRST + 5],
+        [
+            FIRST,
+            FIRST + 1,
+            FIRST + 2,
+            FIRST + 4,
+            FIRST + 5,
+            FIRST + 7,
+            FIRST + 8
+        ],
         "{:#?}",
         run.events
     );
     let reasons: Vec<&str> = run.spoiled().iter().map(|s| s.1).collect();
     assert!(reasons[0].contains("removed"), "{}", reasons[0]);
     assert!(reasons[1].contains("6581"), "{}", reasons[1]);
+    assert!(
+        reasons[5].contains("wrong length"),
+        "garbled: {}",
+        reasons[5]
+    );
+    assert!(
+        reasons[6].contains("9F42"),
+        "odd status word: {}",
+        reasons[6]
+    );
     let refused: Vec<&Event> = run
         .events
         .iter()
@@ -221,7 +241,7 @@ async fn every_fault_ends_spoiled_and_the_job_resumes_on_a_fresh_blank(db: &Test
     assert!(run.personalised().iter().any(|p| p.1 == FIRST + 6));
     assert_sound(db, &run).await;
     let report = db.store.stock_report(60_000).await.unwrap();
-    assert_eq!(report.total(|l| l.spoiled), 5);
+    assert_eq!(report.total(|l| l.spoiled), 7);
     assert_eq!(report.total(|l| l.personalised), 4);
 }
 

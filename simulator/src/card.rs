@@ -82,6 +82,10 @@ pub enum Fault {
     Locked,
     /// Every APDU takes this many milliseconds more (an old or cold card).
     SlowMs(u32),
+    /// The N-th APDU gets a one-byte answer: no status word (a garbled response).
+    GarbledAt(u32),
+    /// The N-th APDU is answered with a status word no ISO 7816 card sends (`9F 42`).
+    OddStatusAt(u32),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -275,6 +279,12 @@ impl VirtualCard {
         if self.faults.contains(&Fault::RemovedAtApdu(n)) {
             self.removed = true;
             return Err(Gone::Removed);
+        }
+        if self.faults.contains(&Fault::GarbledAt(n)) {
+            return Ok(vec![0x90]);
+        }
+        if self.faults.contains(&Fault::OddStatusAt(n)) {
+            return Ok(vec![0x9F, 0x42]);
         }
         let torn = self.faults.contains(&Fault::TornWriteAtApdu(n));
         let response = match Command::decode(bytes) {

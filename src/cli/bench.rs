@@ -42,6 +42,8 @@ pub enum Stage {
     Render,
     /// Job claims with leases.
     Claims,
+    /// Chip personalisation: in-process simulator, and through pcscd with 1 and 2 readers.
+    Chip,
 }
 
 pub async fn run(overrides: &Overrides, args: BenchArgs) -> anyhow::Result<ExitCode> {
@@ -90,6 +92,13 @@ pub async fn run(overrides: &Overrides, args: BenchArgs) -> anyhow::Result<ExitC
         rows.push(proof);
         eprintln!("batch proof: {:.1} MB", proof_bytes as f64 / 1e6);
     }
+    let mut chip_notes = Vec::new();
+    if wants(Stage::Chip) {
+        let cards = if args.quick { 16 } else { 60 };
+        let (chip_rows, notes) = chip(overrides, cards).await?;
+        rows.extend(chip_rows);
+        chip_notes = notes;
+    }
     if wants(Stage::Intake) || wants(Stage::Claims) {
         let dir = tempfile::tempdir().context("cannot create a temporary folder")?;
         let sqlite = Location::SqliteFile(dir.path().join("bench.sqlite3"));
@@ -118,6 +127,9 @@ pub async fn run(overrides: &Overrides, args: BenchArgs) -> anyhow::Result<ExitC
         }
     }
     println!("{}", bench::table(&rows));
+    for note in chip_notes {
+        println!("{note}");
+    }
     println!(
         "machine: {} cores; build: {}",
         std::thread::available_parallelism()
@@ -152,4 +164,91 @@ async fn stages(
     }
     store.close().await;
     Ok(rows)
+}
+
+/// Chip personalisation on a fresh embedded database per run: the fixture cards taken in and
+/// rendered, then encoded by a station on the in-process simulator and, when pcscd lists
+/// vpcd readers, through pcscd with one and with two readers.
+async fn chip(overrides: &Overrides, cards: usize) -> anyhow::Result<(Vec<Row>, Vec<String>)> {
+    use super::chip::{EncodeArgs, Readers};
+    use crate::station::encode::{BLANKS_PER_JOB, Mode};
+    let pcsc: Vec<String> = cqcfab_drivers::pcsc_reader::readers()
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|r| r.starts_with("Virtual PCD"))
+        .collect();
+    let mut runs = vec![(Readers::Inprocess, 1usize)];
+    if !pcsc.is_empty() {
+        runs.push((Readers::Pcsc, 1));
+    }
+    if pcsc.len() >= 2 {
+        runs.push((Readers::Pcsc, 2));
+    }
+    let mut rows = Vec::new();
+    let mut notes = vec![String::from(
+        "\n| chip run | cards/min | card time p50 / p99 ms | station time p50 / p99 ms | outside card round trips | APDUs/card (over minimum) |\n|---|---:|---:|---:|---:|---:|",
+    )];
+    for (kind, readers) in runs {
+        let dir = tempfile::tempdir().context("cannot create a temporary folder")?;
+        let mut o = overrides.clone();
+        o.data_dir = Some(dir.path().to_path_buf());
+        o.database_url = None;
+        let config = crate::config::Config::load(&o)?;
+        let store = super::open_store(&config).await?;
+        let requests = dir.path().join("requests.jsonl");
+        super::fixtures::write_jsonl(&requests, cards)?;
+        let intake = crate::intake::Intake::new(store.clone());
+        super::import::import(&intake, &requests, None).await?;
+        let renderer = std::sync::Arc::new(crate::render::Renderer::new(&config.authority)?);
+        crate::render::worker::drain(&store, &renderer, "bench", 2, |_| {}).await;
+        super::chip::ensure_sim_lot(&store).await?;
+        let args = EncodeArgs {
+            readers: Some(kind),
+            reader_names: pcsc.iter().take(readers).cloned().collect(),
+            inprocess_readers: readers,
+            once: false,
+            drain: true,
+            blanks_per_job: BLANKS_PER_JOB,
+            name: "bench".into(),
+        };
+        let s = super::chip::encode_stage(&store, &config, &args, Mode::Drain, true).await?;
+        store.close().await;
+        let label = match kind {
+            Readers::Inprocess => format!("chip, {readers} in-process reader"),
+            Readers::Pcsc => format!("chip, {readers} reader(s) via pcscd+vpcd"),
+        };
+        let f = |k: &str| s[k].as_f64().unwrap_or(0.0);
+        let ms = |k: &str| std::time::Duration::from_secs_f64(f(k) / 1000.0);
+        rows.push(Row {
+            stage: label.clone(),
+            backend: "SQLite".into(),
+            count: s["personalised"].as_u64().unwrap_or(0) as usize,
+            seconds: f("seconds"),
+            per_second: f("cards_per_minute") / 60.0,
+            latency: bench::Percentiles {
+                p50: ms("total_ms_median"),
+                p90: ms("total_ms_median"),
+                p99: ms("total_ms_p99"),
+                max: ms("total_ms_p99"),
+            },
+            cpu_ms_per_item: None,
+            goal: if kind == Readers::Pcsc && readers == 2 {
+                ">= 1.8x the 1-reader rate".into()
+            } else {
+                String::new()
+            },
+        });
+        notes.push(format!(
+            "| {label} | {:.0} | {:.2} / {:.2} | {:.2} / {:.2} | {:.0}% | {:.0} ({:+.1}%) |",
+            f("cards_per_minute"),
+            f("card_ms_median"),
+            f("card_ms_p99"),
+            f("total_ms_median"),
+            f("total_ms_p99"),
+            f("outside_card_share") * 100.0,
+            f("apdus_median"),
+            f("apdus_over_minimum") * 100.0,
+        ));
+    }
+    Ok((rows, notes))
 }

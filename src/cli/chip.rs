@@ -358,6 +358,7 @@ pub fn summarise(events: &[Event], seconds: f64, readers: &str) -> serde_json::V
     let mut card_ms = Vec::new();
     let mut total_ms = Vec::new();
     let mut apdus = Vec::new();
+    let (mut apdu_sum, mut minimum_sum) = (0u64, 0u64);
     let (mut spoiled, mut refused, mut failed) = (0, 0, 0);
     for e in events {
         match e {
@@ -365,8 +366,11 @@ pub fn summarise(events: &[Event], seconds: f64, readers: &str) -> serde_json::V
                 card_time,
                 total_time,
                 apdus: a,
+                minimum_apdus,
                 ..
             } => {
+                apdu_sum += u64::from(*a);
+                minimum_sum += u64::from(*minimum_apdus);
                 card_ms.push(card_time.as_secs_f64() * 1000.0);
                 total_ms.push(total_time.as_secs_f64() * 1000.0);
                 apdus.push(f64::from(*a));
@@ -396,6 +400,7 @@ pub fn summarise(events: &[Event], seconds: f64, readers: &str) -> serde_json::V
         "total_ms_median": percentile(&total_ms, 0.5),
         "total_ms_p99": percentile(&total_ms, 0.99),
         "apdus_median": percentile(&apdus, 0.5),
+        "apdus_over_minimum": if minimum_sum > 0 { apdu_sum as f64 / minimum_sum as f64 - 1.0 } else { 0.0 },
         "outside_card_share": if total_sum > 0.0 { 1.0 - card_sum / total_sum } else { 0.0 },
     })
 }

@@ -55,6 +55,8 @@ pub enum Event {
         card_number: String,
         serial: u64,
         apdus: u32,
+        /// The fewest APDUs these files need on this card ([`script::minimum_apdus`]).
+        minimum_apdus: u32,
         /// Time in card round trips, and from the claim to the commit.
         card_time: Duration,
         total_time: Duration,
@@ -260,11 +262,18 @@ fn encode_job(
             Ok((serial, done)) => {
                 match rt.block_on(bind(station, job, card_id, &number, &reader, serial, &done)) {
                     Ok(()) => {
+                        let (max_cmd, max_resp) = done.chunk;
                         report(Event::Personalised {
                             reader,
                             card_number: number,
                             serial,
                             apdus: done.apdus,
+                            minimum_apdus: script::minimum_apdus(
+                                &files,
+                                max_cmd,
+                                max_resp,
+                                max_cmd > cqcfab_drivers::apdu::SHORT_MAX_DATA,
+                            ),
                             card_time,
                             total_time: started.elapsed(),
                         });
