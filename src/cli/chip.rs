@@ -321,7 +321,10 @@ pub async fn encode_stage(
                 }
                 Event::Skipped { .. } => {}
             }
-            if let Ok(mut v) = ev.lock() {
+            // A serving station runs for days: it logs each card instead of keeping it.
+            if mode == Mode::Serve {
+                tracing::info!(event = ?e, "station");
+            } else if let Ok(mut v) = ev.lock() {
                 v.push(e);
             }
         };
