@@ -495,7 +495,7 @@ pub async fn stock(config: &Config, cmd: StockCommand) -> anyhow::Result<ExitCod
             );
             for l in &report.lots {
                 println!(
-                    "{:<14} {:>16X} {:>16X} {:>9} {:>9} {:>8} {:>13} {:>8} {:>10} {:>8}",
+                    "{:<14} {:016X} {:016X} {:>9} {:>9} {:>8} {:>13} {:>8} {:>10} {:>8}",
                     l.lot_id,
                     l.first_serial,
                     l.last_serial,
