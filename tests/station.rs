@@ -176,6 +176,8 @@ async fn every_card_is_personalised_bound_and_verifiable(db: &TestDb) {
     let report = db.store.stock_report(60_000).await.unwrap();
     assert_eq!(report.total(|l| l.personalised), 6);
     assert_eq!(report.total(|l| l.on_hand), 94);
+    assert_eq!(db.store.lot_drawn("LOT-A").await.unwrap(), Some(6));
+    assert_eq!(db.store.lot_drawn("NO-SUCH-LOT").await.unwrap(), None);
 }
 
 async fn every_fault_ends_spoiled_and_the_job_resumes_on_a_fresh_blank(db: &TestDb) {

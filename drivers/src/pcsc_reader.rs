@@ -62,28 +62,7 @@ pub struct Slot {
 
 /// The state of reader `name`, without waiting.
 pub fn slot(name: &str) -> Result<Slot, TransportError> {
-    let ctx = Context::establish(Scope::User).map_err(|e| map(e, name))?;
-    let cname = std::ffi::CString::new(name).map_err(|_| TransportError::ReaderGone {
-        reader: name.to_string(),
-    })?;
-    let mut states = [pcsc::ReaderState::new(cname, pcsc::State::UNAWARE)];
-    match ctx.get_status_change(std::time::Duration::ZERO, &mut states) {
-        Ok(()) | Err(pcsc::Error::Timeout) => {}
-        Err(e) => return Err(map(e, name)),
-    }
-    let st = &states[0];
-    if st
-        .event_state()
-        .intersects(pcsc::State::UNKNOWN | pcsc::State::IGNORE)
-    {
-        return Err(TransportError::ReaderGone {
-            reader: name.to_string(),
-        });
-    }
-    Ok(Slot {
-        present: st.event_state().contains(pcsc::State::PRESENT),
-        events: st.event_count(),
-    })
+    ReaderWatch::new(name)?.wait(std::time::Duration::ZERO)
 }
 
 /// Watches one reader for card insertions and removals. Waiting happens inside pcscd (a

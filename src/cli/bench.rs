@@ -227,9 +227,9 @@ async fn chip(overrides: &Overrides, cards: usize) -> anyhow::Result<(Vec<Row>, 
             per_second: f("cards_per_minute") / 60.0,
             latency: bench::Percentiles {
                 p50: ms("total_ms_median"),
-                p90: ms("total_ms_median"),
+                p90: ms("total_ms_p90"),
                 p99: ms("total_ms_p99"),
-                max: ms("total_ms_p99"),
+                max: ms("total_ms_max"),
             },
             cpu_ms_per_item: None,
             goal: if kind == Readers::Pcsc && readers == 2 {

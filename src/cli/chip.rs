@@ -231,13 +231,7 @@ pub async fn encode_stage(
         });
     }
     // Blanks for simulated cards come from the simulator's lot, after what was drawn already.
-    let drawn = store
-        .stock_report(i64::MAX)
-        .await?
-        .lots
-        .iter()
-        .find(|l| l.lot_id == SIM_LOT)
-        .map_or(0, |l| l.drawn as u64);
+    let drawn = store.lot_drawn(SIM_LOT).await?.unwrap_or(0);
     let first = SIM_FIRST_SERIAL + drawn;
     let blanks = Arc::new(Mutex::new(Blanks::new(
         first,
@@ -401,7 +395,9 @@ pub fn summarise(events: &[Event], seconds: f64, readers: &str) -> serde_json::V
         "card_ms_median": percentile(&card_ms, 0.5),
         "card_ms_p99": percentile(&card_ms, 0.99),
         "total_ms_median": percentile(&total_ms, 0.5),
+        "total_ms_p90": percentile(&total_ms, 0.9),
         "total_ms_p99": percentile(&total_ms, 0.99),
+        "total_ms_max": total_ms.last().copied().unwrap_or(0.0),
         "apdus_median": percentile(&apdus, 0.5),
         "apdus_over_minimum": if minimum_sum > 0 { apdu_sum as f64 / minimum_sum as f64 - 1.0 } else { 0.0 },
         "outside_card_share": if total_sum > 0.0 { 1.0 - card_sum / total_sum } else { 0.0 },
@@ -568,13 +564,7 @@ pub fn pki(config: &Config, cmd: PkiCommand) -> anyhow::Result<ExitCode> {
 
 /// Used by the demo: the simulator's lot must be in the ledger before its blanks are drawn.
 pub async fn ensure_sim_lot(store: &Store) -> anyhow::Result<()> {
-    let known = store
-        .stock_report(i64::MAX)
-        .await?
-        .lots
-        .iter()
-        .any(|l| l.lot_id == SIM_LOT);
-    if !known {
+    if store.lot_drawn(SIM_LOT).await?.is_none() {
         store
             .receive_lot(
                 SIM_LOT,

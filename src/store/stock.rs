@@ -234,6 +234,21 @@ impl Store {
         Ok(())
     }
 
+    /// Bodies drawn from lot `lot_id` so far; None when the lot was never received.
+    pub async fn lot_drawn(&self, lot_id: &str) -> Result<Option<u64>, StockError> {
+        let row: Option<(i64,)> = on_read!(self, |p, pg| {
+            sqlx::query_as(
+                "SELECT (SELECT COUNT(*) FROM card_bodies b WHERE b.lot_id = l.lot_id)
+                 FROM stock_lots l WHERE l.lot_id = $1",
+            )
+            .bind(lot_id)
+            .fetch_optional(p)
+            .await
+            .map_err(StoreError::from)?
+        });
+        Ok(row.map(|(n,)| n as u64))
+    }
+
     /// The body with this serial, if it was ever drawn.
     pub async fn body(&self, serial: u64) -> Result<Option<Body>, StockError> {
         let mut tx = self.begin().await?;
