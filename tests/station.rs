@@ -74,6 +74,17 @@ impl Run {
 
 /// Runs a station with `readers` in-process readers fed by `blanks` until no job is ready.
 async fn run_station(db: &TestDb, blanks: Blanks, readers: usize, blanks_per_job: u32) -> Run {
+    run_station_unplugging(db, blanks, readers, blanks_per_job, None).await
+}
+
+/// The same, the first reader unplugged at the given APDU of its first card.
+async fn run_station_unplugging(
+    db: &TestDb,
+    blanks: Blanks,
+    readers: usize,
+    blanks_per_job: u32,
+    unplug_at: Option<u32>,
+) -> Run {
     let dir = tempfile::tempdir().expect("tmp");
     let pki = TestPki::ensure(dir.path()).expect("pki");
     let signer = FileSigner::open(&pki.ds_key(), &pki.ds_cert()).expect("signer");
@@ -89,11 +100,11 @@ async fn run_station(db: &TestDb, blanks: Blanks, readers: usize, blanks_per_job
     let hopper: Hopper = Arc::default();
     let slots: Vec<Box<dyn ReaderSlot>> = (0..readers)
         .map(|i| {
-            Box::new(InProcessSlot::new(
-                format!("sim {i}"),
-                blanks.clone(),
-                hopper.clone(),
-            )) as Box<dyn ReaderSlot>
+            let slot = InProcessSlot::new(format!("sim {i}"), blanks.clone(), hopper.clone());
+            match unplug_at {
+                Some(n) if i == 0 => Box::new(slot.unplug_at(n)) as Box<dyn ReaderSlot>,
+                _ => Box::new(slot) as Box<dyn ReaderSlot>,
+            }
         })
         .collect();
     let rt = tokio::runtime::Handle::current();
@@ -247,9 +258,41 @@ async fn every_fault_ends_spoiled_and_the_job_resumes_on_a_fresh_blank(db: &Test
     assert_eq!(report.total(|l| l.personalised), 4);
 }
 
+async fn a_reader_unplugged_mid_write_gives_the_job_back_and_the_station_carries_on(db: &TestDb) {
+    let numbers = rendered_cards(db, 3).await;
+    db.store
+        .receive_lot("LOT-U", FIRST, FIRST + 19, "test")
+        .await
+        .unwrap();
+    // The reader vanishes at the 15th APDU of the first card: inside the DG6 write.
+    let run =
+        run_station_unplugging(db, Blanks::new(FIRST, FIRST + 19, MASTER), 1, 1, Some(15)).await;
+    assert_eq!(run.personalised().len(), numbers.len(), "{:#?}", run.events);
+    assert_eq!(run.spoiled().len(), 1, "{:#?}", run.events);
+    let (serial, reason) = run.spoiled()[0];
+    assert_eq!(serial, FIRST);
+    assert!(reason.contains("is gone"), "{reason}");
+    let interrupted: Vec<&Event> = run
+        .events
+        .iter()
+        .filter(|e| matches!(e, Event::Interrupted { .. }))
+        .collect();
+    assert_eq!(interrupted.len(), 1, "{:#?}", run.events);
+    // One blank per job was allowed: had the unplug counted against the job, that job would
+    // have failed. It was given back whole and finished on the next blank.
+    assert!(
+        !run.events.iter().any(|e| matches!(e, Event::Failed { .. })),
+        "{:#?}",
+        run.events
+    );
+    assert_eq!(run.card(FIRST).life_cycle(), LifeCycle::Personalisation);
+    assert_sound(db, &run).await;
+}
+
 on_both_backends!(clock();
     every_card_is_personalised_bound_and_verifiable,
     every_fault_ends_spoiled_and_the_job_resumes_on_a_fresh_blank,
+    a_reader_unplugged_mid_write_gives_the_job_back_and_the_station_carries_on,
 );
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -25,6 +25,7 @@ on_both_backends!(clock();
     an_expired_lease_is_refused_and_the_job_is_claimed_again,
     a_foreign_lease_cannot_complete_or_heartbeat,
     heartbeat_extends_a_live_lease,
+    a_released_job_is_claimable_at_once_without_spending_an_attempt,
     failures_back_off_then_the_job_dies_with_its_error,
     a_job_whose_last_lease_expires_ends_failed,
     concurrent_workers_do_every_job_exactly_once,
@@ -148,6 +149,25 @@ async fn heartbeat_extends_a_live_lease(db: &TestDb) {
     // 8 s after the claim: alive only thanks to the heartbeat.
     assert!(s.claim("k", "thief", 5_000).await.unwrap().is_none());
     s.complete(&lease).await.unwrap();
+}
+
+async fn a_released_job_is_claimable_at_once_without_spending_an_attempt(db: &TestDb) {
+    let s = &db.store;
+    let (id, _) = s
+        .enqueue(&NewJob::new("k", json!({})).max_attempts(1))
+        .await
+        .unwrap();
+    let job = s.claim("k", "w", 5_000).await.unwrap().unwrap();
+    s.release(&job.lease, "pcscd went away").await.unwrap();
+    let record = s.job(id).await.unwrap();
+    assert_eq!(record.state.as_str(), "queued");
+    assert_eq!(record.attempts, 0);
+    assert_eq!(record.last_error.as_deref(), Some("pcscd went away"));
+    // The old lease is dead, and the only attempt is still there to be used.
+    assert!(s.release(&job.lease, "again").await.is_err());
+    let again = s.claim("k", "w2", 5_000).await.unwrap().unwrap();
+    assert_eq!(again.id, id);
+    s.complete(&again.lease).await.unwrap();
 }
 
 async fn failures_back_off_then_the_job_dies_with_its_error(db: &TestDb) {

@@ -8,6 +8,9 @@ pub struct InProcessReader {
     name: String,
     atr: Vec<u8>,
     card: VirtualCard,
+    /// APDUs left before the reader is unplugged (once): the card keeps what it has and the
+    /// station sees the reader vanish, as when a USB cable is pulled out mid-write.
+    unplug_after: Option<u32>,
 }
 
 impl InProcessReader {
@@ -16,7 +19,15 @@ impl InProcessReader {
             name: name.into(),
             atr: card.atr(),
             card,
+            unplug_after: None,
         }
+    }
+
+    /// The reader is unplugged when the `n`-th APDU from now arrives (1-based); it is not
+    /// sent to the card.
+    pub fn unplug_at(mut self, n: u32) -> InProcessReader {
+        self.unplug_after = Some(n);
+        self
     }
 
     /// The card, to look at after a test.
@@ -40,6 +51,15 @@ impl Transport for InProcessReader {
     }
 
     fn transmit_raw(&mut self, command: &[u8]) -> Result<Vec<u8>, TransportError> {
+        if let Some(left) = self.unplug_after.as_mut() {
+            *left = left.saturating_sub(1);
+            if *left == 0 {
+                self.unplug_after = None;
+                return Err(TransportError::ReaderGone {
+                    reader: self.name.clone(),
+                });
+            }
+        }
         self.card
             .process(command)
             .map_err(|Gone::Removed| TransportError::CardRemoved {

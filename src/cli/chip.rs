@@ -313,6 +313,9 @@ pub async fn encode_stage(
                 Event::ReaderLost { reader, error } => {
                     tick.println(format!("  reader {reader} lost: {error}"))
                 }
+                Event::Interrupted { reader, reason, .. } => tick.println(format!(
+                    "  {reader}: {reason}; the job went back to the queue, waiting for the reader"
+                )),
                 Event::Skipped { .. } => {}
             }
             // A serving station runs for days: it logs each card instead of keeping it.
@@ -356,7 +359,7 @@ pub fn summarise(events: &[Event], seconds: f64, readers: &str) -> serde_json::V
     let mut total_ms = Vec::new();
     let mut apdus = Vec::new();
     let (mut apdu_sum, mut minimum_sum) = (0u64, 0u64);
-    let (mut spoiled, mut refused, mut failed) = (0, 0, 0);
+    let (mut spoiled, mut refused, mut failed, mut interrupted) = (0, 0, 0, 0);
     for e in events {
         match e {
             Event::Personalised {
@@ -375,6 +378,7 @@ pub fn summarise(events: &[Event], seconds: f64, readers: &str) -> serde_json::V
             Event::Spoiled { .. } => spoiled += 1,
             Event::Refused { .. } => refused += 1,
             Event::Failed { .. } => failed += 1,
+            Event::Interrupted { .. } => interrupted += 1,
             _ => {}
         }
     }
@@ -390,6 +394,7 @@ pub fn summarise(events: &[Event], seconds: f64, readers: &str) -> serde_json::V
         "spoiled": spoiled,
         "refused": refused,
         "failed": failed,
+        "interrupted": interrupted,
         "seconds": seconds,
         "cards_per_minute": if seconds > 0.0 { n as f64 * 60.0 / seconds } else { 0.0 },
         "card_ms_median": percentile(&card_ms, 0.5),

@@ -77,6 +77,14 @@ pub enum Event {
     },
     /// The job used its blanks without success and went back to the queue.
     Failed { card_number: String, error: String },
+    /// The link to the reader went away (pcscd stopped, reader unplugged) during the job: a
+    /// body drawn for it is spoiled, the job goes back to the queue without counting the
+    /// attempt, and the reader waits for the link to come back.
+    Interrupted {
+        reader: String,
+        card_number: String,
+        reason: String,
+    },
     /// The card was not waiting for encoding (a repeat): nothing done.
     Skipped { card_number: String, state: String },
     /// The reader could not be used; this reader's thread ends.
@@ -224,12 +232,12 @@ fn encode_job(
                 break;
             }
             Err(e) => {
-                last_error = e.to_string();
                 report(Event::ReaderLost {
                     reader: reader.clone(),
-                    error: last_error.clone(),
+                    error: e.to_string(),
                 });
-                break;
+                interrupted(station, rt, job, &number, &reader, &e.to_string(), report);
+                return false;
             }
         };
         let mut timed = Timed {
@@ -254,8 +262,12 @@ fn encode_job(
                 slot.mark_used(Some(*serial));
                 continue;
             }
-            Ok((serial, _)) | Err(Attempt::Spoiled(serial, _)) => slot.mark_used(Some(*serial)),
+            Ok((serial, _))
+            | Err(Attempt::Spoiled(serial, _))
+            | Err(Attempt::LinkLost(Some(serial), _)) => slot.mark_used(Some(*serial)),
             Err(Attempt::Refused(_)) => slot.mark_used(None),
+            // Untouched: the same blank is used when the link is back.
+            Err(Attempt::LinkLost(None, _)) => {}
         }
         tries += 1;
         match attempt {
@@ -298,6 +310,13 @@ fn encode_job(
                 last_error = reason.clone();
                 spoil(station, rt, serial, &number, &reader, &reason, report);
             }
+            Err(Attempt::LinkLost(drawn, reason)) => {
+                if let Some(serial) = drawn {
+                    spoil(station, rt, serial, &number, &reader, &reason, report);
+                }
+                interrupted(station, rt, job, &number, &reader, &reason, report);
+                return false;
+            }
             Err(Attempt::SameCard(_)) => {}
         }
     }
@@ -307,6 +326,26 @@ fn encode_job(
         error: last_error,
     });
     false
+}
+
+/// The reader's link went away: the job goes back to the queue as it was.
+fn interrupted(
+    station: &Station,
+    rt: &Handle,
+    job: &ClaimedJob,
+    number: &str,
+    reader: &str,
+    reason: &str,
+    report: &(dyn Fn(Event) + Sync),
+) {
+    if let Err(e) = rt.block_on(station.store.release(&job.lease, reason)) {
+        tracing::warn!(job = job.id, error = %e, "giving an interrupted job back");
+    }
+    report(Event::Interrupted {
+        reader: reader.to_string(),
+        card_number: number.to_string(),
+        reason: reason.to_string(),
+    });
 }
 
 fn spoil(
@@ -345,6 +384,19 @@ enum Attempt {
     Refused(String),
     /// The body was drawn and something went wrong: spoil it.
     Spoiled(u64, String),
+    /// The reader service or the reader went away, after the body was drawn (`Some`: spoil
+    /// it, its chip holds an unknown part of the card) or before.
+    LinkLost(Option<u64>, String),
+}
+
+/// pcscd stopped or the reader vanished: neither the card's fault nor the job's.
+fn link_lost(e: &PersoError) -> bool {
+    matches!(
+        e,
+        PersoError::Transport(
+            TransportError::ServiceDown { .. } | TransportError::ReaderGone { .. }
+        )
+    )
 }
 
 /// Identify, draw, write: the card side of one blank.
@@ -361,7 +413,13 @@ fn attempt(
         number,
         files,
     } = *work;
-    let opened = script::open(card).map_err(|e| Attempt::Refused(refusal(&e)))?;
+    let opened = script::open(card).map_err(|e| {
+        if link_lost(&e) {
+            Attempt::LinkLost(None, e.to_string())
+        } else {
+            Attempt::Refused(refusal(&e))
+        }
+    })?;
     if last_serial == Some(opened.serial) {
         return Err(Attempt::SameCard(opened.serial));
     }
@@ -373,7 +431,13 @@ fn attempt(
     .map_err(|e| Attempt::Refused(e.to_string()))?;
     script::write(card, &opened, &station.master, files)
         .map(|done| (opened.serial, done))
-        .map_err(|e| Attempt::Spoiled(opened.serial, e.to_string()))
+        .map_err(|e| {
+            if link_lost(&e) {
+                Attempt::LinkLost(Some(opened.serial), format!("write interrupted: {e}"))
+            } else {
+                Attempt::Spoiled(opened.serial, e.to_string())
+            }
+        })
 }
 
 fn refusal(e: &PersoError) -> String {

@@ -91,8 +91,32 @@ impl PcscSlot {
         }
     }
 
-    /// Ejects the used card and waits until pcscd has seen a different card arrive.
+    /// Ejects the used card and waits until pcscd has seen a different card arrive. When
+    /// pcscd stops or the reader vanishes meanwhile, waits for them to come back and starts
+    /// again: the used card is still in the reader (or an operator swapped it; the serial
+    /// check of the next attempt tells).
     fn eject(&mut self, stop: &AtomicBool) -> Result<bool, TransportError> {
+        let mut said = false;
+        loop {
+            match self.eject_once(stop) {
+                Err(
+                    e @ (TransportError::ServiceDown { .. } | TransportError::ReaderGone { .. }),
+                ) => {
+                    if !said {
+                        tracing::info!(reader = self.name, "{e}: waiting for it to come back");
+                        said = true;
+                    }
+                    // The connection died with the service: connect afresh when it is back.
+                    self.conn = None;
+                    self.connected_at = None;
+                    std::thread::sleep(Duration::from_millis(250));
+                }
+                other => return other,
+            }
+        }
+    }
+
+    fn eject_once(&mut self, stop: &AtomicBool) -> Result<bool, TransportError> {
         if self.conn.is_none() && !self.connect(stop)? {
             return Ok(false);
         }
@@ -191,6 +215,7 @@ pub struct InProcessSlot {
     current: Option<InProcessReader>,
     used: bool,
     hopper: Hopper,
+    unplug_at: Option<u32>,
 }
 
 impl InProcessSlot {
@@ -205,7 +230,15 @@ impl InProcessSlot {
             current: None,
             used: false,
             hopper,
+            unplug_at: None,
         }
+    }
+
+    /// The next card's reader is unplugged at its `n`-th APDU (a drill: the station must
+    /// spoil the half-written body, give the job back and carry on when the reader is back).
+    pub fn unplug_at(mut self, n: u32) -> InProcessSlot {
+        self.unplug_at = Some(n);
+        self
     }
 
     fn empty_into_hopper(&mut self) {
@@ -240,7 +273,13 @@ impl ReaderSlot for InProcessSlot {
         if self.current.is_none() {
             let next = self.blanks.lock().ok().and_then(|mut b| b.next_blank());
             match next {
-                Some(card) => self.current = Some(InProcessReader::new(self.name.clone(), card)),
+                Some(card) => {
+                    let mut reader = InProcessReader::new(self.name.clone(), card);
+                    if let Some(n) = self.unplug_at.take() {
+                        reader = reader.unplug_at(n);
+                    }
+                    self.current = Some(reader);
+                }
                 None => return Ok(None),
             }
         }

@@ -384,6 +384,32 @@ impl Store {
         Ok(())
     }
 
+    /// Gives the job back at once without counting the attempt: the worker, not the job, could
+    /// not go on (a station whose card reader service went away). `why` is kept as the last
+    /// error so the console shows what happened.
+    pub async fn release(&self, lease: &Lease, why: &str) -> Result<(), JobError> {
+        let now = self.clock().now_ms();
+        let n = on_write!(self, |p, pg| {
+            sqlx::query(
+                "UPDATE jobs SET state = 'queued', attempts = attempts - 1, run_after = $1, \
+                 last_error = $2, lease_token = NULL, lease_owner = NULL, lease_expires_at = NULL, \
+                 updated_at = $1 \
+                 WHERE id = $3 AND lease_token = $4 AND state = 'running' AND lease_expires_at > $1",
+            )
+            .bind(now)
+            .bind(why)
+            .bind(lease.job_id)
+            .bind(&lease.token)
+            .execute(p)
+            .await?
+            .rows_affected()
+        });
+        if n == 0 {
+            return Err(self.refused(lease).await);
+        }
+        Ok(())
+    }
+
     /// Records a failed attempt: the job is queued again after a backoff, or failed for good
     /// once its attempts are spent.
     pub async fn fail(&self, lease: &Lease, error: &str) -> Result<FailOutcome, JobError> {
