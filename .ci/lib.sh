@@ -105,6 +105,52 @@ stop_pcscd() {
   fi
 }
 
+# A second pcscd for stations 3 and 4 (hardware-lab.md: one vpcd block per pcscd). Its socket
+# path is compiled into pcscd, so it runs in a private mount namespace where its own folder is
+# bind-mounted on /run/pcscd; its readers wait for virtual cards on TCP 35965 and 35966
+# (CHANNELID 0x8C7D). Clients choose it with PCSCLITE_CSOCK_NAME (exported as
+# CQCFAB_TEST_PCSCD2 for the tests). Needs root (unshare, mount); the first pcscd runs first.
+PCSCD2_DIR=$HW_DIR/pcscd2
+
+start_pcscd_second() {
+  mkdir -p "$PCSCD2_DIR/readers.d" "$PCSCD2_DIR/run" /run/pcscd
+  cat >"$PCSCD2_DIR/readers.d/vpcd" <<'CONF'
+FRIENDLYNAME "Virtual PCD"
+DEVICENAME   /dev/null:0x8C7D
+LIBPATH      /usr/lib/pcsc/drivers/serial/libifdvpcd.so
+CHANNELID    0x8C7D
+CONF
+  local sock=$PCSCD2_DIR/run/pcscd.comm
+  if [ -f "$PCSCD2_DIR/pcscd.pid" ] && kill -0 "$(cat "$PCSCD2_DIR/pcscd.pid")" 2>/dev/null; then
+    log "second pcscd already running"
+  else
+    log "starting a second pcscd (own mount namespace, vpcd ports 35965/35966)"
+    rm -f "$sock"
+    # unshare execs sh, sh execs pcscd: $! is pcscd's pid.
+    unshare --mount --propagation private \
+      sh -c "mount --bind '$PCSCD2_DIR/run' /run/pcscd && exec pcscd --foreground --config '$PCSCD2_DIR/readers.d'" \
+      >"$PCSCD2_DIR/pcscd.log" 2>&1 &
+    echo $! >"$PCSCD2_DIR/pcscd.pid"
+    local i=0
+    until PCSCLITE_CSOCK_NAME=$sock pcsc_scan -r >/dev/null 2>&1; do
+      i=$((i + 1))
+      if [ $i -gt 200 ]; then log "the second pcscd did not come up"; cat "$PCSCD2_DIR/pcscd.log" >&2; exit 1; fi
+      sleep 0.05
+    done
+  fi
+  export CQCFAB_TEST_PCSCD2=$sock
+}
+
+stop_pcscd_second() {
+  if [ -f "$PCSCD2_DIR/pcscd.pid" ]; then
+    local pid
+    pid=$(cat "$PCSCD2_DIR/pcscd.pid")
+    kill "$pid" 2>/dev/null || true
+    for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+    rm -f "$PCSCD2_DIR/pcscd.pid"
+  fi
+}
+
 # A fresh SoftHSM2 token "cqc-ci" for the PKCS#11 document signer (hardware-lab.md). The
 # token directory is recreated on every run so keys from an earlier run never linger.
 start_softhsm() {

@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 mod common;
 
+use common::rack::{self, LeftCard, StopOnDrop};
 use cqcfab::chip::data_groups::{self, ChipData, FID_DG1, FID_SOD};
 use cqcfab::chip::signer::FileSigner;
 use cqcfab::chip::{script, sod};
@@ -25,7 +26,6 @@ use cqcfab_drivers::transport::TransportError;
 use cqcfab_simulator::blanks::Blanks;
 use cqcfab_simulator::card::{AID, CardSpec, VirtualCard};
 use cqcfab_simulator::card::{Fault, LifeCycle};
-use cqcfab_simulator::rack::{self, RackEvent};
 use cqcfab_simulator::vpcd;
 use sha2::{Digest, Sha256};
 use time::macros::date;
@@ -152,14 +152,6 @@ fn opensc_read(fid: u16, len: usize) -> Vec<u8> {
     data
 }
 
-struct StopOnDrop<'a>(&'a AtomicBool);
-
-impl Drop for StopOnDrop<'_> {
-    fn drop(&mut self) {
-        self.0.store(true, Ordering::Relaxed);
-    }
-}
-
 /// The tests of this file share pcscd's two readers: one at a time.
 static READERS: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
@@ -225,9 +217,6 @@ fn a_card_personalised_through_pcscd_reads_back_with_opensc() {
     });
 }
 
-/// What left a reader of the rack: serial, life cycle, the card number its DG1 holds.
-type LeftCard = (u64, LifeCycle, Option<String>);
-
 /// The encoding station on both vpcd readers of pcscd, the simulator's rack filling them with
 /// blanks, some faulty: every card ends personalised on a chip holding its own data, every
 /// failed body spoiled, the ledger reconciled.
@@ -281,27 +270,9 @@ async fn station_on_two_readers() {
         let rack_stop = AtomicBool::new(false);
         let left = std::sync::Mutex::new(Vec::<LeftCard>::new());
         let events = std::sync::Mutex::new(Vec::new());
-        let ports: Vec<SocketAddr> = [0, 1]
-            .iter()
-            .map(|i| SocketAddr::from(([127, 0, 0, 1], vpcd::DEFAULT_PORT + i)))
-            .collect();
-        let blanks = std::sync::Arc::new(std::sync::Mutex::new(blanks));
+        let ports = rack::ports(&[vpcd::DEFAULT_PORT, vpcd::DEFAULT_PORT + 1]);
         std::thread::scope(|scope| {
-            scope.spawn(|| {
-                rack::run(&ports, blanks, &rack_stop, &|e| {
-                    if let RackEvent::Left { card, .. } = e {
-                        let number = card.file(FID_DG1).and_then(|f| {
-                            cqcfab::chip::tlv::parse(f)
-                                .ok()?
-                                .find(0x5F0E)
-                                .map(|n| n.text())
-                        });
-                        left.lock()
-                            .expect("left")
-                            .push((card.serial(), card.life_cycle(), number));
-                    }
-                });
-            });
+            scope.spawn(|| rack::run(&ports, blanks, &rack_stop, &left));
             let _stop_rack = StopOnDrop(&rack_stop);
             let slots: Vec<Box<dyn ReaderSlot>> = vec![
                 Box::new(PcscSlot::new("Virtual PCD 00 00")),

@@ -25,7 +25,8 @@ pub const SWAP_GAP: Duration = Duration::from_millis(600);
 pub enum RackEvent<'a> {
     /// A blank went into the reader.
     Inserted { reader: usize, serial: u64 },
-    /// The card left: ejected by the station or pulled out by a fault.
+    /// The card left: ejected by the station, pulled out by a fault, or taken out when the
+    /// rack stopped.
     Left {
         reader: usize,
         card: &'a VirtualCard,
@@ -90,7 +91,15 @@ fn serve_reader(
                 card = None;
                 std::thread::sleep(SWAP_GAP);
             }
-            Ok(Ended::Stopped) => return,
+            Ok(Ended::Stopped) => {
+                // The rack is switched off: the card still in the reader is taken out.
+                report(RackEvent::Left {
+                    reader,
+                    card: current,
+                    how: Ended::Stopped,
+                });
+                return;
+            }
             Ok(Ended::Closed) => {
                 current.reset();
                 std::thread::sleep(Duration::from_millis(100));

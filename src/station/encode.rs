@@ -236,6 +236,7 @@ fn encode_job(
                     reader: reader.clone(),
                     error: e.to_string(),
                 });
+                slot.link_lost();
                 interrupted(station, rt, job, &number, &reader, &e.to_string(), report);
                 return false;
             }
@@ -311,6 +312,7 @@ fn encode_job(
                 spoil(station, rt, serial, &number, &reader, &reason, report);
             }
             Err(Attempt::LinkLost(drawn, reason)) => {
+                slot.link_lost();
                 if let Some(serial) = drawn {
                     spoil(station, rt, serial, &number, &reader, &reason, report);
                 }

@@ -32,6 +32,9 @@ pub trait ReaderSlot: Send {
     fn mark_used(&mut self, serial: Option<u64>);
     /// The serial of the last card marked used: a card showing it again was not swapped.
     fn last_serial(&self) -> Option<u64>;
+    /// The link to the card died with the reader service or the reader: the next call must
+    /// connect afresh (and wait for them) instead of handing out the dead connection.
+    fn link_lost(&mut self);
 }
 
 /// A PC/SC reader (a real one, or vpcd with `cqcfab simulator` behind it).
@@ -203,6 +206,11 @@ impl ReaderSlot for PcscSlot {
     fn last_serial(&self) -> Option<u64> {
         self.last_serial
     }
+
+    fn link_lost(&mut self) {
+        self.conn = None;
+        self.connected_at = None;
+    }
 }
 
 /// Where cards that left in-process readers end up, to be looked at.
@@ -293,4 +301,7 @@ impl ReaderSlot for InProcessSlot {
     fn last_serial(&self) -> Option<u64> {
         None
     }
+
+    /// The in-process reader is plugged back at once, its card still in it.
+    fn link_lost(&mut self) {}
 }

@@ -6,6 +6,7 @@ pub mod hsm;
 pub mod http;
 pub mod pictures;
 pub mod production;
+pub mod rack;
 
 use std::path::PathBuf;
 use std::sync::OnceLock;
