@@ -184,6 +184,14 @@ async fn chip(overrides: &Overrides, cards: usize) -> anyhow::Result<(Vec<Row>, 
     if pcsc.len() >= 2 {
         runs.push((Readers::Pcsc, 2));
     }
+    // Readers 3 and 4 live on a second pcscd (one vpcd block per pcscd), driven by a second
+    // station process: libpcsclite talks to one pcscd per process.
+    let second = std::env::var(SECOND_PCSCD_ENV)
+        .ok()
+        .filter(|s| std::path::Path::new(s).exists());
+    if pcsc.len() >= 2 && second.is_some() {
+        runs.push((Readers::Pcsc, 4));
+    }
     let mut rows = Vec::new();
     let mut notes = vec![String::from(
         "\n| chip run | cards/min | card time p50 / p99 ms | station time p50 / p99 ms | outside card round trips | APDUs/card (over minimum) |\n|---|---:|---:|---:|---:|---:|",
@@ -202,16 +210,33 @@ async fn chip(overrides: &Overrides, cards: usize) -> anyhow::Result<(Vec<Row>, 
         let renderer = std::sync::Arc::new(crate::render::Renderer::new(&config.authority)?);
         crate::render::worker::drain(&store, &renderer, "bench", 2, |_| {}).await;
         super::chip::ensure_sim_lot(&store).await?;
+        // The test PKI is made here, before a second process could race to make its own.
+        drop(crate::chip::keys::open_signer(&config).context("opening the document signer")?);
+        let helper = match (&second, readers) {
+            (Some(socket), 4) => Some(SecondStation::start(dir.path(), socket)?),
+            _ => None,
+        };
         let args = EncodeArgs {
             readers: Some(kind),
-            reader_names: pcsc.iter().take(readers).cloned().collect(),
+            reader_names: pcsc.iter().take(readers.min(2)).cloned().collect(),
             inprocess_readers: readers,
             once: false,
             drain: true,
             blanks_per_job: BLANKS_PER_JOB,
             name: "bench".into(),
         };
-        let s = super::chip::encode_stage(&store, &config, &args, Mode::Drain, true).await?;
+        let started = std::time::Instant::now();
+        let mut s = super::chip::encode_stage(&store, &config, &args, Mode::Drain, true).await?;
+        if let Some(h) = helper {
+            // Four readers: the rate is every card over the time both stations took.
+            h.finish()?;
+            let seconds = started.elapsed().as_secs_f64();
+            let report = store.stock_report(60_000).await?;
+            let n = report.total(|l| l.personalised);
+            s["personalised"] = serde_json::json!(n);
+            s["seconds"] = serde_json::json!(seconds);
+            s["cards_per_minute"] = serde_json::json!(n as f64 * 60.0 / seconds);
+        }
         store.close().await;
         let label = match kind {
             Readers::Inprocess => format!("chip, {readers} in-process reader"),
@@ -251,4 +276,63 @@ async fn chip(overrides: &Overrides, cards: usize) -> anyhow::Result<(Vec<Row>, 
         ));
     }
     Ok((rows, notes))
+}
+
+/// The environment variable naming the second pcscd's socket (`.ci/lib.sh`,
+/// `start_pcscd_second`); when set, the chip benchmark adds a four-reader run.
+pub const SECOND_PCSCD_ENV: &str = "CQCFAB_TEST_PCSCD2";
+
+/// The second pcscd's vpcd readers (CHANNELID 0x8C7D).
+const SECOND_PCSCD_PORTS: [u16; 2] = [35965, 35966];
+
+/// A `cqcfab station encode --drain` on the second pcscd, on the same data folder (database and
+/// test PKI), with this process feeding its two vpcd readers from the far half of the
+/// simulator's lot (so no serial is handed out twice).
+struct SecondStation {
+    child: std::process::Child,
+    rack: std::thread::JoinHandle<()>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl SecondStation {
+    fn start(data: &std::path::Path, socket: &str) -> anyhow::Result<SecondStation> {
+        use cqcfab_simulator::blanks::{Blanks, SIM_FIRST_SERIAL, SIM_LOT_SIZE};
+        let master = crate::chip::keys::master_key()?;
+        let first = SIM_FIRST_SERIAL + SIM_LOT_SIZE / 2;
+        let blanks = Blanks::new(first, SIM_FIRST_SERIAL + SIM_LOT_SIZE - 1, &master);
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let ports: Vec<std::net::SocketAddr> = SECOND_PCSCD_PORTS
+            .iter()
+            .map(|p| std::net::SocketAddr::from(([127, 0, 0, 1], *p)))
+            .collect();
+        let rack_stop = stop.clone();
+        let rack = std::thread::spawn(move || {
+            cqcfab_simulator::rack::run(
+                &ports,
+                std::sync::Arc::new(std::sync::Mutex::new(blanks)),
+                &rack_stop,
+                &|_| {},
+            )
+        });
+        let child = std::process::Command::new(std::env::current_exe()?)
+            .arg("--data")
+            .arg(data)
+            .args(["station", "encode", "--readers", "pcsc", "--drain"])
+            .args(["--name", "bench-2"])
+            .env("PCSCLITE_CSOCK_NAME", socket)
+            .env_remove("CQCFAB_DATABASE_URL")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::inherit())
+            .spawn()
+            .context("starting the second station")?;
+        Ok(SecondStation { child, rack, stop })
+    }
+
+    fn finish(mut self) -> anyhow::Result<()> {
+        let status = self.child.wait()?;
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let _ = self.rack.join();
+        anyhow::ensure!(status.success(), "the second station failed: {status}");
+        Ok(())
+    }
 }
