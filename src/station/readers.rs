@@ -32,6 +32,9 @@ pub trait ReaderSlot: Send {
     fn mark_used(&mut self, serial: Option<u64>);
     /// The serial of the last card marked used: a card showing it again was not swapped.
     fn last_serial(&self) -> Option<u64>;
+    /// The card in the reader was used: the next blank comes by a swap (the station prepares
+    /// the next job meanwhile).
+    fn holds_used_card(&self) -> bool;
     /// The link to the card died with the reader service or the reader: the next call must
     /// connect afresh (and wait for them) instead of handing out the dead connection.
     fn link_lost(&mut self);
@@ -207,6 +210,10 @@ impl ReaderSlot for PcscSlot {
         self.last_serial
     }
 
+    fn holds_used_card(&self) -> bool {
+        self.used
+    }
+
     fn link_lost(&mut self) {
         self.conn = None;
         self.connected_at = None;
@@ -300,6 +307,10 @@ impl ReaderSlot for InProcessSlot {
 
     fn last_serial(&self) -> Option<u64> {
         None
+    }
+
+    fn holds_used_card(&self) -> bool {
+        self.used
     }
 
     /// The in-process reader is plugged back at once, its card still in it.
