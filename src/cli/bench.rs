@@ -194,7 +194,7 @@ async fn chip(overrides: &Overrides, cards: usize) -> anyhow::Result<(Vec<Row>, 
     }
     let mut rows = Vec::new();
     let mut notes = vec![String::from(
-        "\n| chip run | cards/min | card time p50 / p99 ms | station time p50 / p99 ms | outside card round trips | APDUs/card (over minimum) |\n|---|---:|---:|---:|---:|---:|",
+        "\n| chip run | cards/min | card time p50 / p99 ms | station time p50 / p99 ms | outside card round trips (median per card) | APDUs/card (over minimum) |\n|---|---:|---:|---:|---:|---:|",
     )];
     for (kind, readers) in runs {
         let dir = tempfile::tempdir().context("cannot create a temporary folder")?;
