@@ -37,6 +37,7 @@ on_both_backends!(Clock::System;
     an_import_takes_the_good_lines_and_names_the_bad_ones,
     an_import_killed_midway_and_run_again_takes_every_request_once,
     audit_verify_fails_on_a_tampered_database,
+    post_ranges_are_added_listed_and_refused_when_they_overlap,
 );
 
 async fn an_import_takes_the_good_lines_and_names_the_bad_ones(db: &TestDb) {
@@ -185,6 +186,46 @@ async fn audit_verify_fails_on_a_tampered_database(db: &TestDb) {
     assert!(t.contains("record 2 was altered"), "{t}");
 }
 
+async fn post_ranges_are_added_listed_and_refused_when_they_overlap(db: &TestDb) {
+    let add = |id: &str, service: &str, first: &str, last: &str| {
+        cqcfab(&args(
+            db,
+            &[
+                "post",
+                "range",
+                "add",
+                "--id",
+                id,
+                "--service",
+                service,
+                "--first",
+                first,
+                "--last",
+                last,
+            ],
+        ))
+    };
+    let ok = add("EE-2026-1", "EE", "47110815", "47111814");
+    assert!(ok.status.success(), "{}", text(&ok));
+    assert!(text(&ok).contains("(1000 ids)"), "{}", text(&ok));
+    let overlap = add("EE-2026-2", "EE", "47111814", "47112000");
+    assert!(!overlap.status.success());
+    assert!(
+        text(&overlap).contains("overlap range EE-2026-1"),
+        "{}",
+        text(&overlap)
+    );
+    let reserved = add("SA-1", "SA", "1", "2");
+    assert!(!reserved.status.success());
+    assert!(text(&reserved).contains("reserves"), "{}", text(&reserved));
+    let list = cqcfab(&args(db, &["post", "range", "list"]));
+    let t = text(&list);
+    assert!(list.status.success(), "{t}");
+    assert!(t.contains("EE-2026-1"), "{t}");
+    assert!(t.contains("47110815"), "{t}");
+    assert!(!t.contains("EE-2026-2"), "{t}");
+}
+
 #[test]
 fn the_demo_imports_renders_and_encodes_the_fixtures_in_a_fresh_database() {
     let dir = tempfile::tempdir().unwrap();
@@ -295,6 +336,7 @@ fn help_explains_every_command() {
         "simulator",
         "stock",
         "pki",
+        "post",
     ] {
         assert!(t.contains(cmd), "--help does not mention {cmd}: {t}");
     }

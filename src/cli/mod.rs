@@ -6,6 +6,7 @@ pub mod chip;
 mod demo;
 mod fixtures;
 mod import;
+mod post;
 mod render;
 mod serve;
 mod status;
@@ -96,6 +97,9 @@ enum Command {
     /// Certificates and keys of EF.SOD signing (test PKI, HSM document-signer key).
     #[command(subcommand)]
     Pki(chip::PkiCommand),
+    /// The post: UPU S10 item-id ranges.
+    #[command(subcommand)]
+    Post(post::PostCommand),
 }
 
 /// Entry point of the binary.
@@ -162,6 +166,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Stock(cmd) => chip::stock(&load(&overrides)?, cmd).await,
         Command::Pki(cmd) => chip::pki(&load(&overrides)?, cmd),
+        Command::Post(cmd) => post::run(&load(&overrides)?, cmd).await,
     }
 }
 

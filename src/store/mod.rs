@@ -122,6 +122,7 @@ pub mod intake;
 pub mod jobs;
 pub mod outbox;
 pub mod requests;
+pub mod s10;
 pub mod scratch;
 pub mod stock;
 

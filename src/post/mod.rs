@@ -1,0 +1,3 @@
+//! The post: item identifiers, and (to come) carrier letters, batches and manifests.
+
+pub mod s10;

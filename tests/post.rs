@@ -1,0 +1,153 @@
+//! UPU S10 id ranges and their allocation, on SQLite and on PostgreSQL.
+
+mod common;
+
+use std::collections::HashSet;
+
+use common::TestDb;
+use cqcfab::clock::Clock;
+use cqcfab::post::s10::{S10Id, ServiceIndicator};
+use cqcfab::store::s10::{self, RangeError};
+use time::macros::date;
+
+fn clock() -> Clock {
+    Clock::fixed_on(date!(2026 - 11 - 26))
+}
+
+fn ee() -> ServiceIndicator {
+    ServiceIndicator::new("EE").unwrap()
+}
+
+on_both_backends!(clock();
+    ids_come_in_order_from_the_oldest_range_then_the_next,
+    overlapping_and_duplicate_ranges_are_refused,
+    an_exhausted_service_says_so,
+    a_rolled_back_allocation_gives_its_id_back,
+    concurrent_allocations_never_share_an_id,
+);
+
+async fn allocate_one(db: &TestDb, service: ServiceIndicator) -> Result<S10Id, RangeError> {
+    let mut tx = db.store.begin().await.unwrap();
+    let id = s10::allocate(&mut tx, service).await;
+    tx.commit().await.unwrap();
+    id
+}
+
+async fn ids_come_in_order_from_the_oldest_range_then_the_next(db: &TestDb) {
+    let s = &db.store;
+    s.add_s10_range("EE-B", ee(), 500, 501, "test")
+        .await
+        .unwrap();
+    s.add_s10_range("EE-A", ee(), 47110815, 47110816, "test")
+        .await
+        .unwrap();
+    let mut got = Vec::new();
+    for _ in 0..4 {
+        got.push(allocate_one(db, ee()).await.unwrap().to_string());
+    }
+    // The lower range first, whatever the order they were added in; every id valid.
+    assert_eq!(
+        got[0],
+        format!("EE00000500{}FR", cqcfab::post::s10::check_digit(500))
+    );
+    assert_eq!(got[2], "EE471108151FR");
+    for id in &got {
+        id.parse::<S10Id>().unwrap();
+    }
+    let lines = s.s10_ranges().await.unwrap();
+    assert!(lines.iter().all(|l| l.left() == 0), "{lines:?}");
+    assert!(s.verify_audit().await.unwrap().is_intact());
+}
+
+async fn overlapping_and_duplicate_ranges_are_refused(db: &TestDb) {
+    let s = &db.store;
+    s.add_s10_range("EE-1", ee(), 1000, 1999, "test")
+        .await
+        .unwrap();
+    let e = s
+        .add_s10_range("EE-2", ee(), 1999, 2999, "test")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(e, RangeError::Overlap { ref other, .. } if other == "EE-1"),
+        "{e}"
+    );
+    assert!(e.to_string().contains("overlap range EE-1"), "{e}");
+    let e = s
+        .add_s10_range("EE-1", ee(), 5000, 5999, "test")
+        .await
+        .unwrap_err();
+    assert!(matches!(e, RangeError::Duplicate(_)), "{e}");
+    // The same serials under another service indicator are other ids.
+    let la = ServiceIndicator::new("LA").unwrap();
+    s.add_s10_range("LA-1", la, 1000, 1999, "test")
+        .await
+        .unwrap();
+    let e = s
+        .add_s10_range("EE-3", ee(), 10, 5, "test")
+        .await
+        .unwrap_err();
+    assert!(matches!(e, RangeError::Bounds { .. }), "{e}");
+    assert_eq!(s.s10_ranges().await.unwrap().len(), 2);
+}
+
+async fn an_exhausted_service_says_so(db: &TestDb) {
+    let s = &db.store;
+    assert!(matches!(
+        allocate_one(db, ee()).await,
+        Err(RangeError::Exhausted(_))
+    ));
+    s.add_s10_range("EE-1", ee(), 7, 7, "test").await.unwrap();
+    allocate_one(db, ee()).await.unwrap();
+    let e = allocate_one(db, ee()).await.unwrap_err();
+    assert!(
+        e.to_string().contains("no S10 id left for service EE"),
+        "{e}"
+    );
+}
+
+async fn a_rolled_back_allocation_gives_its_id_back(db: &TestDb) {
+    let s = &db.store;
+    s.add_s10_range("EE-1", ee(), 100, 199, "test")
+        .await
+        .unwrap();
+    let mut tx = s.begin().await.unwrap();
+    let first = s10::allocate(&mut tx, ee()).await.unwrap();
+    tx.rollback().await.unwrap();
+    let again = allocate_one(db, ee()).await.unwrap();
+    assert_eq!(first, again);
+    let next = allocate_one(db, ee()).await.unwrap();
+    assert_eq!(next.serial(), 101);
+}
+
+async fn concurrent_allocations_never_share_an_id(db: &TestDb) {
+    let s = &db.store;
+    s.add_s10_range("EE-1", ee(), 0, 99, "test").await.unwrap();
+    s.add_s10_range("EE-2", ee(), 1000, 1099, "test")
+        .await
+        .unwrap();
+    let mut tasks = Vec::new();
+    for _ in 0..8 {
+        let store = s.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut ids = Vec::new();
+            for _ in 0..25 {
+                let mut tx = store.begin().await.unwrap();
+                ids.push(s10::allocate(&mut tx, ee()).await.unwrap());
+                tx.commit().await.unwrap();
+            }
+            ids
+        }));
+    }
+    let mut all = HashSet::new();
+    for t in tasks {
+        for id in t.await.unwrap() {
+            assert!(all.insert(id), "{id} handed out twice");
+        }
+    }
+    assert_eq!(all.len(), 200);
+    assert!(matches!(
+        allocate_one(db, ee()).await,
+        Err(RangeError::Exhausted(_))
+    ));
+}
