@@ -151,3 +151,86 @@ async fn concurrent_allocations_never_share_an_id(db: &TestDb) {
         Err(RangeError::Exhausted(_))
     ));
 }
+
+/// A carrier letter as the post and the mailroom see it: rasterised at 300 dpi by poppler,
+/// both codes decoded by zbar (not our code), the PDF checked by qpdf.
+#[test]
+fn a_carrier_letter_scans_with_zbarimg_and_passes_qpdf() {
+    use cqcfab::domain::address::{AddressInput, format};
+    use cqcfab::post::letter::{self, Carrier};
+    use std::process::Command;
+
+    let address = format(&AddressInput {
+        recipient: "Zoltán Kővári".into(),
+        building: Some("Résidence Les Tilleuls".into()),
+        street: Some("12 rue des Lilas".into()),
+        postcode: "69003".into(),
+        city: "Lyon".into(),
+        country: "FR".into(),
+        ..Default::default()
+    })
+    .expect("address");
+    let piece: S10Id = "EE471108151FR".parse().unwrap();
+    let carrier = Carrier {
+        piece,
+        card_number: "F0000000600W",
+        address: &address,
+        date_fr: "Paris, le 26 novembre 2026",
+    };
+    let fonts = cqcfab::render::fonts::fonts().expect("fonts");
+    let bytes = letter::pdf(&carrier, fonts).expect("letter");
+    let dir = tempfile::tempdir().unwrap();
+    let pdf = dir.path().join("letter.pdf");
+    std::fs::write(&pdf, &bytes).unwrap();
+
+    let qpdf = Command::new("qpdf")
+        .arg("--check")
+        .arg(&pdf)
+        .output()
+        .expect("qpdf (apt-get install qpdf)");
+    assert!(
+        qpdf.status.success(),
+        "{}",
+        String::from_utf8_lossy(&qpdf.stdout)
+    );
+    let png = dir.path().join("page");
+    let raster = Command::new("pdftoppm")
+        .args(["-r", "300", "-png", "-singlefile"])
+        .arg(&pdf)
+        .arg(&png)
+        .status()
+        .expect("pdftoppm (apt-get install poppler-utils)");
+    assert!(raster.success());
+    let out = Command::new("zbarimg")
+        .args([
+            "-q",
+            "--raw",
+            "-Sdisable",
+            "-Scode128.enable",
+            "-Sqrcode.enable",
+        ])
+        .arg(dir.path().join("page.png"))
+        .output()
+        .expect("zbarimg (apt-get install zbar-tools)");
+    // For a human to look at (docs/carrier-letter.png was made this way).
+    if let Some(keep) = std::env::var_os("CQCFAB_KEEP_LETTER") {
+        std::fs::copy(&pdf, keep).unwrap();
+    }
+    let decoded = String::from_utf8_lossy(&out.stdout);
+    let found: Vec<&str> = decoded.lines().collect();
+    // One Code 128 and one QR code, both the piece id, and nothing else.
+    assert_eq!(
+        found,
+        ["EE471108151FR", "EE471108151FR"],
+        "zbarimg: {decoded}"
+    );
+    let typed = Command::new("zbarimg")
+        .args(["-q", "-Sdisable", "-Scode128.enable"])
+        .arg(dir.path().join("page.png"))
+        .output()
+        .expect("zbarimg");
+    assert_eq!(
+        String::from_utf8_lossy(&typed.stdout).trim(),
+        "CODE-128:EE471108151FR"
+    );
+}

@@ -1,3 +1,4 @@
 //! The post: item identifiers, and (to come) carrier letters, batches and manifests.
 
+pub mod letter;
 pub mod s10;

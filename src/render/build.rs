@@ -219,7 +219,7 @@ pub const QUIET_MODULES: f32 = 10.0;
 
 /// Code 128 (set B, which covers every character of our numbers and ids) centred in its box,
 /// quiet zones kept clear; refused when it does not fit rather than squeezed.
-fn code128(
+pub(crate) fn code128(
     element: &str,
     value: &str,
     x: f32,
@@ -251,7 +251,7 @@ fn code128(
 }
 
 /// QR code (error correction M), square, centred, with its 4-module quiet zone.
-fn qr(
+pub(crate) fn qr(
     element: &str,
     value: &str,
     x: f32,
