@@ -161,6 +161,17 @@ fn a_card_personalised_through_pcscd_reads_back_with_opensc() {
     if !pcscd_available() {
         return;
     }
+    // The test binary before this one (the demo) may have left its last card in the reader a
+    // moment ago: wait until pcscd has seen it go, or we would connect to that ghost and lose
+    // the transaction when pcscd notices.
+    let waited = Instant::now();
+    while pcsc_reader::slot(READER).is_ok_and(|s| s.present) {
+        assert!(
+            waited.elapsed() < Duration::from_secs(10),
+            "{READER} still holds a card nobody serves"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
     let stop = AtomicBool::new(false);
     let addr: SocketAddr = ([127, 0, 0, 1], vpcd::DEFAULT_PORT).into();
     let pki_dir = tempfile::tempdir().expect("tmp");
