@@ -152,13 +152,50 @@ async fn concurrent_allocations_never_share_an_id(db: &TestDb) {
     ));
 }
 
-/// A carrier letter as the post and the mailroom see it: rasterised at 300 dpi by poppler,
-/// both codes decoded by zbar (not our code), the PDF checked by qpdf.
+/// What independent tools read on a one-page PDF: `qpdf --check` must pass; the page is
+/// rasterised at 300 dpi by poppler and zbar (not our code) decodes every barcode on it.
+/// Returns zbar's `SYMBOLOGY:data` lines, and the PNG's path.
+fn scan_pdf(bytes: &[u8], dir: &std::path::Path) -> (Vec<String>, std::path::PathBuf) {
+    use std::process::Command;
+    let pdf = dir.join("page.pdf");
+    std::fs::write(&pdf, bytes).unwrap();
+    let qpdf = Command::new("qpdf")
+        .arg("--check")
+        .arg(&pdf)
+        .output()
+        .expect("qpdf (apt-get install qpdf)");
+    assert!(
+        qpdf.status.success(),
+        "{}",
+        String::from_utf8_lossy(&qpdf.stdout)
+    );
+    let raster = Command::new("pdftoppm")
+        .args(["-r", "300", "-png", "-singlefile"])
+        .arg(&pdf)
+        .arg(dir.join("page"))
+        .status()
+        .expect("pdftoppm (apt-get install poppler-utils)");
+    assert!(raster.success());
+    let png = dir.join("page.png");
+    let out = Command::new("zbarimg")
+        .args(["-q", "-Sdisable", "-Scode128.enable", "-Sqrcode.enable"])
+        .arg(&png)
+        .output()
+        .expect("zbarimg (apt-get install zbar-tools)");
+    let mut found: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect();
+    found.sort();
+    (found, png)
+}
+
+/// A carrier letter as the post and the mailroom see it: exactly two codes, a Code 128 and a
+/// QR code, both the piece id.
 #[test]
 fn a_carrier_letter_scans_with_zbarimg_and_passes_qpdf() {
     use cqcfab::domain::address::{AddressInput, format};
     use cqcfab::post::letter::{self, Carrier};
-    use std::process::Command;
 
     let address = format(&AddressInput {
         recipient: "Zoltán Kővári".into(),
@@ -170,67 +207,43 @@ fn a_carrier_letter_scans_with_zbarimg_and_passes_qpdf() {
         ..Default::default()
     })
     .expect("address");
-    let piece: S10Id = "EE471108151FR".parse().unwrap();
     let carrier = Carrier {
-        piece,
-        card_number: "F0000000600W",
+        piece: "EE471108151FR".parse().unwrap(),
+        card_number: "F0000000600G",
         address: &address,
         date_fr: "Paris, le 26 novembre 2026",
     };
     let fonts = cqcfab::render::fonts::fonts().expect("fonts");
     let bytes = letter::pdf(&carrier, fonts).expect("letter");
     let dir = tempfile::tempdir().unwrap();
-    let pdf = dir.path().join("letter.pdf");
-    std::fs::write(&pdf, &bytes).unwrap();
-
-    let qpdf = Command::new("qpdf")
-        .arg("--check")
-        .arg(&pdf)
-        .output()
-        .expect("qpdf (apt-get install qpdf)");
-    assert!(
-        qpdf.status.success(),
-        "{}",
-        String::from_utf8_lossy(&qpdf.stdout)
-    );
-    let png = dir.path().join("page");
-    let raster = Command::new("pdftoppm")
-        .args(["-r", "300", "-png", "-singlefile"])
-        .arg(&pdf)
-        .arg(&png)
-        .status()
-        .expect("pdftoppm (apt-get install poppler-utils)");
-    assert!(raster.success());
-    let out = Command::new("zbarimg")
-        .args([
-            "-q",
-            "--raw",
-            "-Sdisable",
-            "-Scode128.enable",
-            "-Sqrcode.enable",
-        ])
-        .arg(dir.path().join("page.png"))
-        .output()
-        .expect("zbarimg (apt-get install zbar-tools)");
     // For a human to look at (docs/carrier-letter.png was made this way).
     if let Some(keep) = std::env::var_os("CQCFAB_KEEP_LETTER") {
-        std::fs::copy(&pdf, keep).unwrap();
+        std::fs::write(keep, &bytes).unwrap();
     }
-    let decoded = String::from_utf8_lossy(&out.stdout);
-    let found: Vec<&str> = decoded.lines().collect();
-    // One Code 128 and one QR code, both the piece id, and nothing else.
-    assert_eq!(
-        found,
-        ["EE471108151FR", "EE471108151FR"],
-        "zbarimg: {decoded}"
-    );
-    let typed = Command::new("zbarimg")
-        .args(["-q", "-Sdisable", "-Scode128.enable"])
-        .arg(dir.path().join("page.png"))
-        .output()
-        .expect("zbarimg");
-    assert_eq!(
-        String::from_utf8_lossy(&typed.stdout).trim(),
-        "CODE-128:EE471108151FR"
-    );
+    let (found, _) = scan_pdf(&bytes, dir.path());
+    assert_eq!(found, ["CODE-128:EE471108151FR", "QR-Code:EE471108151FR"]);
+}
+
+/// A return coupon as the quality desk scans it: the coupon code as Code 128 and QR.
+#[test]
+fn a_return_coupon_scans_with_zbarimg_and_passes_qpdf() {
+    use cqcfab::domain::card_number::CardNumber;
+    use cqcfab::post::coupon::{self, Coupon, CouponCode};
+
+    let code = CouponCode::for_card(CardNumber::parse("F0000000600G").unwrap());
+    let sheet = Coupon {
+        code,
+        holder: "ZOLTÁN KŐVÁRI",
+    };
+    let fonts = cqcfab::render::fonts::fonts().expect("fonts");
+    let bytes = coupon::pdf(&sheet, fonts).expect("coupon");
+    if let Some(keep) = std::env::var_os("CQCFAB_KEEP_COUPON") {
+        std::fs::write(keep, &bytes).unwrap();
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (found, _) = scan_pdf(&bytes, dir.path());
+    assert_eq!(found, ["CODE-128:RCF0000000600G", "QR-Code:RCF0000000600G"]);
+    // What the desk's scanner hands over parses back to the card.
+    let scanned: CouponCode = found[0].strip_prefix("CODE-128:").unwrap().parse().unwrap();
+    assert_eq!(scanned.card().to_string(), "F0000000600G");
 }

@@ -1,4 +1,5 @@
 //! The post: item identifiers, and (to come) carrier letters, batches and manifests.
 
+pub mod coupon;
 pub mod letter;
 pub mod s10;
