@@ -24,6 +24,7 @@ on_both_backends!(clock();
     an_exhausted_service_says_so,
     a_rolled_back_allocation_gives_its_id_back,
     concurrent_allocations_never_share_an_id,
+    a_personalised_card_gets_one_piece_and_its_letters,
 );
 
 async fn allocate_one(db: &TestDb, service: ServiceIndicator) -> Result<S10Id, RangeError> {
@@ -152,6 +153,107 @@ async fn concurrent_allocations_never_share_an_id(db: &TestDb) {
     ));
 }
 
+/// Test set-up only: the chip issue's station is proven elsewhere; here a card just needs to
+/// be personalised.
+async fn mark_personalised(db: &TestDb, numbers: &[String]) {
+    use cqcfab::store::Tx;
+    const SQL: &str = "UPDATE cards SET state = 'personalised' WHERE card_number = $1";
+    let mut tx = db.store.begin().await.unwrap();
+    for n in numbers {
+        match &mut tx {
+            Tx::Sqlite(t) => {
+                sqlx::query(SQL).bind(n).execute(&mut **t).await.unwrap();
+            }
+            Tx::Postgres(t) => {
+                sqlx::query(SQL).bind(n).execute(&mut **t).await.unwrap();
+            }
+        }
+    }
+    tx.commit().await.unwrap();
+}
+
+async fn a_personalised_card_gets_one_piece_and_its_letters(db: &TestDb) {
+    use cqcfab::store::pieces::PieceError;
+    let s = &db.store;
+    let mut numbers = common::production::rendered_cards(db, 3).await;
+    // In intake order (holder numbers are given in that order), as the store lists them.
+    numbers.sort();
+    // Still in production: no envelope.
+    let e = s
+        .piece_for(&numbers[0], ee(), "lettre-suivie", "test")
+        .await
+        .unwrap_err();
+    assert!(matches!(e, PieceError::NotPersonalised { .. }), "{e}");
+    mark_personalised(db, &numbers[..2]).await;
+    assert_eq!(s.cards_awaiting_piece().await.unwrap(), numbers[..2]);
+    // No range yet: said plainly.
+    let e = s
+        .piece_for(&numbers[0], ee(), "lettre-suivie", "test")
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("no S10 id left"), "{e}");
+    s.add_s10_range("EE-1", ee(), 47110815, 47110899, "test")
+        .await
+        .unwrap();
+    let (piece, made) = s
+        .piece_for(&numbers[0], ee(), "lettre-suivie", "test")
+        .await
+        .unwrap();
+    assert!(made);
+    assert_eq!(piece.piece_id, "EE471108151FR");
+    assert!(!piece.address_lines().is_empty());
+    // Asking again gives the same piece, and no id is spent.
+    let (again, made) = s
+        .piece_for(&numbers[0], ee(), "lettre-suivie", "test")
+        .await
+        .unwrap();
+    assert!(!made);
+    assert_eq!(again, piece);
+    assert_eq!(s.cards_awaiting_piece().await.unwrap(), numbers[1..2]);
+
+    // The command makes the rest, with a carrier letter and a coupon each, that scan.
+    let out = tempfile::tempdir().unwrap();
+    let mut args = db.cli_args();
+    args.extend(
+        ["post", "letters", "--out"]
+            .iter()
+            .map(|s| s.to_string())
+            .chain([out.path().display().to_string()]),
+    );
+    let run = std::process::Command::new(env!("CARGO_BIN_EXE_cqcfab"))
+        .args(&args)
+        .env_remove("CQCFAB_CONFIG")
+        .output()
+        .unwrap();
+    let text =
+        String::from_utf8_lossy(&run.stdout).into_owned() + &String::from_utf8_lossy(&run.stderr);
+    assert!(run.status.success(), "{text}");
+    assert!(text.contains("1 carrier letter(s)"), "{text}");
+    let second = s.card_by_number(&numbers[1]).await.unwrap().unwrap();
+    let pieces = s.pieces_of_card(second.id).await.unwrap();
+    assert_eq!(pieces.len(), 1);
+    let id = &pieces[0].piece_id;
+    // The next serial of the range: the first went to the first card.
+    let next = 47110816;
+    assert_eq!(
+        id,
+        &format!("EE{next:08}{}FR", cqcfab::post::s10::check_digit(next))
+    );
+    let letter = std::fs::read(out.path().join(format!("{id}.carrier.pdf"))).unwrap();
+    let (found, _) = scan_pdf(&letter, out.path());
+    assert_eq!(found, [format!("CODE-128:{id}"), format!("QR-Code:{id}")]);
+    let coupon = std::fs::read(out.path().join(format!("{id}.coupon.pdf"))).unwrap();
+    let (found, _) = scan_pdf(&coupon, out.path());
+    assert_eq!(
+        found,
+        [
+            format!("CODE-128:RC{}", numbers[1]),
+            format!("QR-Code:RC{}", numbers[1])
+        ]
+    );
+    assert!(s.verify_audit().await.unwrap().is_intact());
+}
+
 /// What independent tools read on a one-page PDF: `qpdf --check` must pass; the page is
 /// rasterised at 300 dpi by poppler and zbar (not our code) decodes every barcode on it.
 /// Returns zbar's `SYMBOLOGY:data` lines, and the PNG's path.
@@ -207,10 +309,11 @@ fn a_carrier_letter_scans_with_zbarimg_and_passes_qpdf() {
         ..Default::default()
     })
     .expect("address");
+    let block: Vec<String> = address.lines().iter().map(|l| l.text.clone()).collect();
     let carrier = Carrier {
         piece: "EE471108151FR".parse().unwrap(),
         card_number: "F0000000600G",
-        address: &address,
+        address: &block,
         date_fr: "Paris, le 26 novembre 2026",
     };
     let fonts = cqcfab::render::fonts::fonts().expect("fonts");

@@ -8,7 +8,6 @@
 //! its envelope never hides a character: the piece id as Code 128 (what the mailroom scans
 //! when the piece comes back) and the NF Z10-011 address block.
 
-use crate::domain::address::PostalAddress;
 use crate::post::s10::S10Id;
 use crate::render::build::{self, BuildError};
 use crate::render::fonts::Fonts;
@@ -45,7 +44,9 @@ pub const CARD_ZONE: (f32, f32, f32, f32) = (62.2, 215.0, 85.6, 53.98);
 pub struct Carrier<'a> {
     pub piece: S10Id,
     pub card_number: &'a str,
-    pub address: &'a PostalAddress,
+    /// The NF Z10-011 block as posted, one line per entry (`PostalAddress::lines`, or the
+    /// snapshot kept with the mail piece).
+    pub address: &'a [String],
     /// "26 novembre 2026": the date printed under the bureau's name.
     pub date_fr: &'a str,
 }
@@ -162,7 +163,7 @@ pub fn scene(c: &Carrier<'_>, fonts: &Fonts) -> Result<Scene, LetterError> {
     // The address block, left aligned, under the barcode, inside the window.
     let first = iy + CODE128_HEIGHT + 2.6 + 1.5 + ADDRESS_PT * MM_PER_PT;
     let last_allowed = wy + wh - WINDOW_MARGIN - 1.0;
-    let n = c.address.lines().len().max(1);
+    let n = c.address.len().max(1);
     let step = if n > 1 {
         (ADDRESS_PT * MM_PER_PT * 1.2).min((last_allowed - first) / (n - 1) as f32)
     } else {
@@ -175,17 +176,17 @@ pub fn scene(c: &Carrier<'_>, fonts: &Fonts) -> Result<Scene, LetterError> {
     };
     let mut baseline = first;
     let mut lines = Vec::new();
-    for l in c.address.lines() {
-        let width = fonts.width_mm(Face::Regular, size, &l.text);
+    for l in c.address {
+        let width = fonts.width_mm(Face::Regular, size, l);
         if width > iw {
             return Err(LetterError::AddressTooWide {
                 piece,
-                line: l.text.clone(),
+                line: l.clone(),
                 width_mm: width,
                 room_mm: iw,
             });
         }
-        lines.push(line(ix, baseline, Face::Regular, size, &l.text));
+        lines.push(line(ix, baseline, Face::Regular, size, l));
         baseline += step;
     }
     items.push(text("address", Face::Regular, size, lines));
@@ -334,22 +335,28 @@ fn wrap(fonts: &Fonts, face: Face, size: f32, text: &str, width_mm: f32) -> Vec<
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::address::{AddressInput, format};
+    use crate::domain::address::{AddressInput, PostalAddress, format};
     use crate::render::fonts;
 
-    fn address() -> PostalAddress {
-        format(&AddressInput {
-            recipient: "Zoltán Kővári".into(),
-            street: Some("12 rue des Lilas".into()),
-            postcode: "69003".into(),
-            city: "Lyon".into(),
-            country: "FR".into(),
-            ..Default::default()
-        })
-        .expect("address")
+    fn block(a: &PostalAddress) -> Vec<String> {
+        a.lines().iter().map(|l| l.text.clone()).collect()
     }
 
-    fn carrier<'a>(address: &'a PostalAddress) -> Carrier<'a> {
+    fn address() -> Vec<String> {
+        block(
+            &format(&AddressInput {
+                recipient: "Zoltán Kővári".into(),
+                street: Some("12 rue des Lilas".into()),
+                postcode: "69003".into(),
+                city: "Lyon".into(),
+                country: "FR".into(),
+                ..Default::default()
+            })
+            .expect("address"),
+        )
+    }
+
+    fn carrier(address: &[String]) -> Carrier<'_> {
         Carrier {
             piece: "EE471108151FR".parse().expect("id"),
             card_number: "F0000000600W",
@@ -400,7 +407,7 @@ mod tests {
         let Primitive::Text { lines, .. } = &address.primitive else {
             panic!("text")
         };
-        assert_eq!(lines.len(), a.lines().len());
+        assert_eq!(lines.len(), a.len());
         for l in lines {
             assert!(inside(l.x_mm, l.baseline_mm), "{l:?}");
             assert!(inside(l.x_mm + l.width_mm, l.baseline_mm - 3.0), "{l:?}");
@@ -422,6 +429,7 @@ mod tests {
         })
         .expect("address");
         assert_eq!(a.lines().len(), 7, "{a:?}");
+        let a = block(&a);
         let scene = scene(&carrier(&a), fonts::fonts().expect("fonts")).expect("scene");
         let address = scene
             .items

@@ -121,6 +121,7 @@ pub mod cards;
 pub mod intake;
 pub mod jobs;
 pub mod outbox;
+pub mod pieces;
 pub mod requests;
 pub mod s10;
 pub mod scratch;

@@ -1,0 +1,184 @@
+//! Mail pieces (docs/post.md): the envelope a card travels in, named by its UPU S10 id, with
+//! the address block exactly as posted. A card has at most one live piece (created, inserted
+//! or batched) at a time; the database holds that.
+
+use serde_json::json;
+
+use super::audit::{self, Entry};
+use super::cards::{self, CardRecord};
+use super::s10::{self, RangeError};
+use super::{Store, StoreError};
+use crate::post::s10::{S10Id, ServiceIndicator};
+
+/// The live states: the card is in (or about to go in) this envelope.
+pub const CREATED: &str = "created";
+
+/// Why a piece could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum PieceError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Range(#[from] RangeError),
+    #[error("card {0} does not exist")]
+    NoCard(String),
+    #[error("card {card_number} is {state}: only a personalised card goes into an envelope")]
+    NotPersonalised { card_number: String, state: String },
+    #[error("card {0} has no postal address on record")]
+    NoAddress(String),
+}
+
+/// One mail piece.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct Piece {
+    pub piece_id: String,
+    pub card_id: i64,
+    pub product: String,
+    /// The address block as posted, as a JSON array of lines.
+    pub address: String,
+    pub postcode: String,
+    pub country: String,
+    pub state: String,
+    pub created_at: i64,
+}
+
+impl Piece {
+    /// The address block's lines.
+    pub fn address_lines(&self) -> Vec<String> {
+        serde_json::from_str(&self.address).unwrap_or_default()
+    }
+}
+
+/// The piece columns, followed by a literal `WHERE` clause.
+macro_rules! select_piece {
+    ($rest:literal) => {
+        concat!(
+            "SELECT piece_id, card_id, product, address, postcode, country, state, created_at \
+             FROM mail_pieces ",
+            $rest
+        )
+    };
+}
+
+impl Store {
+    /// The live piece of card `card_number`, made now if it has none: an S10 id from the
+    /// ranges of `service`, the card's address as it stands. Idempotent: asking again returns
+    /// the same piece (`false`: not made now).
+    pub async fn piece_for(
+        &self,
+        card_number: &str,
+        service: ServiceIndicator,
+        product: &str,
+        actor: &str,
+    ) -> Result<(Piece, bool), PieceError> {
+        let now = self.clock().now_ms();
+        let mut tx = self.begin().await?;
+        let card: CardRecord = cards::by_number_in(&mut tx, card_number)
+            .await?
+            .ok_or_else(|| PieceError::NoCard(card_number.to_string()))?;
+        let live: Option<Piece> = on_tx!(&mut tx, |c, pg| {
+            sqlx::query_as(select_piece!(
+                "WHERE card_id = $1 AND state IN ('created', 'inserted', 'batched')"
+            ))
+            .bind(card.id)
+            .fetch_optional(&mut *c)
+            .await
+            .map_err(StoreError::from)?
+        });
+        if let Some(p) = live {
+            tx.rollback().await?;
+            return Ok((p, false));
+        }
+        if card.state != "personalised" {
+            return Err(PieceError::NotPersonalised {
+                card_number: card_number.to_string(),
+                state: card.state,
+            });
+        }
+        let (Some(address), Some(postcode), Some(country)) = (
+            card.address_lines.clone(),
+            card.postcode.clone(),
+            card.country.clone(),
+        ) else {
+            return Err(PieceError::NoAddress(card_number.to_string()));
+        };
+        let id: S10Id = s10::allocate(&mut tx, service).await?;
+        let piece = Piece {
+            piece_id: id.to_string(),
+            card_id: card.id,
+            product: product.to_string(),
+            address,
+            postcode,
+            country,
+            state: CREATED.to_string(),
+            created_at: now,
+        };
+        on_tx!(&mut tx, |c, pg| {
+            sqlx::query(
+                "INSERT INTO mail_pieces
+                 (piece_id, card_id, product, address, postcode, country, state, created_at, updated_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)",
+            )
+            .bind(&piece.piece_id)
+            .bind(piece.card_id)
+            .bind(&piece.product)
+            .bind(&piece.address)
+            .bind(&piece.postcode)
+            .bind(&piece.country)
+            .bind(&piece.state)
+            .bind(now)
+            .execute(&mut *c)
+            .await
+            .map_err(StoreError::from)?;
+        });
+        audit::append(
+            &mut tx,
+            now,
+            &Entry {
+                actor,
+                action: "piece.created",
+                entity_type: "mail_piece",
+                entity_id: &piece.piece_id,
+                before: None,
+                after: Some(json!({
+                    "card_number": card_number,
+                    "product": product,
+                    "postcode": piece.postcode,
+                    "country": piece.country,
+                })),
+                reason: None,
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        Ok((piece, true))
+    }
+
+    /// Personalised cards that have no live piece yet, oldest first.
+    pub async fn cards_awaiting_piece(&self) -> Result<Vec<String>, StoreError> {
+        let rows: Vec<(String,)> = on_read!(self, |p, pg| {
+            sqlx::query_as(
+                "SELECT card_number FROM cards c WHERE state = 'personalised'
+                 AND NOT EXISTS (SELECT 1 FROM mail_pieces m WHERE m.card_id = c.id
+                                 AND m.state IN ('created', 'inserted', 'batched'))
+                 ORDER BY id",
+            )
+            .fetch_all(p)
+            .await?
+        });
+        Ok(rows.into_iter().map(|(n,)| n).collect())
+    }
+
+    /// Every piece a card was ever sent in, oldest first.
+    pub async fn pieces_of_card(&self, card_id: i64) -> Result<Vec<Piece>, StoreError> {
+        let rows: Vec<Piece> = on_read!(self, |p, pg| {
+            sqlx::query_as(select_piece!(
+                "WHERE card_id = $1 ORDER BY created_at, piece_id"
+            ))
+            .bind(card_id)
+            .fetch_all(p)
+            .await?
+        });
+        Ok(rows)
+    }
+}
