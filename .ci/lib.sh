@@ -70,40 +70,56 @@ stop_postgres() {
 # end-to-end chip tests.
 HW_DIR=${CQCFAB_HW_DIR:-/tmp/cqcfab-hw}
 
-start_pcscd() {
-  mkdir -p "$HW_DIR/readers.d"
-  cat >"$HW_DIR/readers.d/vpcd" <<'CONF'
+# Shared by both pcscd: the reader configuration of one vpcd block (CHANNELID N → readers on
+# TCP N and N+1), the "is it running" test, the wait until it answers, and the stop.
+vpcd_config() { # DIR CHANNELID
+  mkdir -p "$1/readers.d"
+  cat >"$1/readers.d/vpcd" <<CONF
 FRIENDLYNAME "Virtual PCD"
-DEVICENAME   /dev/null:0x8C7B
+DEVICENAME   /dev/null:$2
 LIBPATH      /usr/lib/pcsc/drivers/serial/libifdvpcd.so
-CHANNELID    0x8C7B
+CHANNELID    $2
 CONF
-  if [ -f "$HW_DIR/pcscd.pid" ] && kill -0 "$(cat "$HW_DIR/pcscd.pid")" 2>/dev/null; then
+}
+
+pcscd_running() { # DIR
+  [ -f "$1/pcscd.pid" ] && kill -0 "$(cat "$1/pcscd.pid")" 2>/dev/null
+}
+
+wait_for_pcscd() { # DIR SOCKET
+  local i=0
+  until PCSCLITE_CSOCK_NAME=$2 pcsc_scan -r >/dev/null 2>&1; do
+    i=$((i + 1))
+    if [ $i -gt 200 ]; then log "pcscd of $1 did not come up"; cat "$1/pcscd.log" >&2; exit 1; fi
+    sleep 0.05
+  done
+}
+
+stop_pcscd_in() { # DIR
+  if [ -f "$1/pcscd.pid" ]; then
+    local pid
+    pid=$(cat "$1/pcscd.pid")
+    kill "$pid" 2>/dev/null || true
+    # pcscd takes ~2 s to exit; the next start must not race it.
+    for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+    rm -f "$1/pcscd.pid"
+  fi
+}
+
+start_pcscd() {
+  vpcd_config "$HW_DIR" 0x8C7B
+  if pcscd_running "$HW_DIR"; then
     log "pcscd already running"
   else
     log "starting pcscd with vpcd readers"
     pcscd --foreground --config "$HW_DIR/readers.d" >"$HW_DIR/pcscd.log" 2>&1 &
     echo $! >"$HW_DIR/pcscd.pid"
-    local i=0
-    until pcsc_scan -r >/dev/null 2>&1; do
-      i=$((i + 1))
-      if [ $i -gt 200 ]; then log "pcscd did not come up"; cat "$HW_DIR/pcscd.log" >&2; exit 1; fi
-      sleep 0.05
-    done
+    wait_for_pcscd "$HW_DIR" /run/pcscd/pcscd.comm
   fi
   export CQCFAB_TEST_PCSC=1
 }
 
-stop_pcscd() {
-  if [ -f "$HW_DIR/pcscd.pid" ]; then
-    local pid
-    pid=$(cat "$HW_DIR/pcscd.pid")
-    kill "$pid" 2>/dev/null || true
-    # pcscd takes ~2 s to exit; the next start must not race it.
-    for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
-    rm -f "$HW_DIR/pcscd.pid"
-  fi
-}
+stop_pcscd() { stop_pcscd_in "$HW_DIR"; }
 
 # A second pcscd for stations 3 and 4 (hardware-lab.md: one vpcd block per pcscd). Its socket
 # path is compiled into pcscd, so it runs in a private mount namespace where its own folder is
@@ -113,15 +129,10 @@ stop_pcscd() {
 PCSCD2_DIR=$HW_DIR/pcscd2
 
 start_pcscd_second() {
-  mkdir -p "$PCSCD2_DIR/readers.d" "$PCSCD2_DIR/run" /run/pcscd
-  cat >"$PCSCD2_DIR/readers.d/vpcd" <<'CONF'
-FRIENDLYNAME "Virtual PCD"
-DEVICENAME   /dev/null:0x8C7D
-LIBPATH      /usr/lib/pcsc/drivers/serial/libifdvpcd.so
-CHANNELID    0x8C7D
-CONF
+  vpcd_config "$PCSCD2_DIR" 0x8C7D
+  mkdir -p "$PCSCD2_DIR/run" /run/pcscd
   local sock=$PCSCD2_DIR/run/pcscd.comm
-  if [ -f "$PCSCD2_DIR/pcscd.pid" ] && kill -0 "$(cat "$PCSCD2_DIR/pcscd.pid")" 2>/dev/null; then
+  if pcscd_running "$PCSCD2_DIR"; then
     log "second pcscd already running"
   else
     log "starting a second pcscd (own mount namespace, vpcd ports 35965/35966)"
@@ -131,25 +142,12 @@ CONF
       sh -c "mount --bind '$PCSCD2_DIR/run' /run/pcscd && exec pcscd --foreground --config '$PCSCD2_DIR/readers.d'" \
       >"$PCSCD2_DIR/pcscd.log" 2>&1 &
     echo $! >"$PCSCD2_DIR/pcscd.pid"
-    local i=0
-    until PCSCLITE_CSOCK_NAME=$sock pcsc_scan -r >/dev/null 2>&1; do
-      i=$((i + 1))
-      if [ $i -gt 200 ]; then log "the second pcscd did not come up"; cat "$PCSCD2_DIR/pcscd.log" >&2; exit 1; fi
-      sleep 0.05
-    done
+    wait_for_pcscd "$PCSCD2_DIR" "$sock"
   fi
   export CQCFAB_TEST_PCSCD2=$sock
 }
 
-stop_pcscd_second() {
-  if [ -f "$PCSCD2_DIR/pcscd.pid" ]; then
-    local pid
-    pid=$(cat "$PCSCD2_DIR/pcscd.pid")
-    kill "$pid" 2>/dev/null || true
-    for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
-    rm -f "$PCSCD2_DIR/pcscd.pid"
-  fi
-}
+stop_pcscd_second() { stop_pcscd_in "$PCSCD2_DIR"; }
 
 # A fresh SoftHSM2 token "cqc-ci" for the PKCS#11 document signer (hardware-lab.md). The
 # token directory is recreated on every run so keys from an earlier run never linger.
