@@ -15,11 +15,9 @@ mod common;
 
 use common::rack::{self, LeftCard, StopOnDrop};
 use cqcfab::chip::data_groups::{self, ChipData, FID_DG1, FID_SOD};
-use cqcfab::chip::signer::FileSigner;
 use cqcfab::chip::{script, sod};
 use cqcfab::clock::Clock;
-use cqcfab::render::card_data::DEFAULT_AUTHORITY;
-use cqcfab::station::encode::{self, Event, Mode, Station};
+use cqcfab::station::encode::{self, Event, Mode};
 use cqcfab::station::readers::{PcscSlot, ReaderSlot};
 use cqcfab_drivers::pcsc_reader::{self, PcscReader};
 use cqcfab_drivers::transport::TransportError;
@@ -265,16 +263,7 @@ async fn station_on_two_readers() {
         .fault(4, vec![Fault::WrongAtr]);
     let pki_dir = tempfile::tempdir().expect("tmp");
     let pki = cqcfab::chip::pki::TestPki::ensure(pki_dir.path()).expect("pki");
-    let station = Station {
-        store: db.store.clone(),
-        signer: std::sync::Arc::new(
-            FileSigner::open(&pki.ds_key(), &pki.ds_cert()).expect("signer"),
-        ),
-        master: std::sync::Arc::new(MASTER.to_vec()),
-        authority: DEFAULT_AUTHORITY.into(),
-        name: "pcsc-test".into(),
-        blanks_per_job: 5,
-    };
+    let station = common::production::file_station(&db.store, &pki, MASTER, "pcsc-test", 5);
     let rt = tokio::runtime::Handle::current();
     let (events, left) = tokio::task::spawn_blocking(move || {
         let stop = AtomicBool::new(false);

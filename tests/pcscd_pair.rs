@@ -21,10 +21,8 @@ mod common;
 use common::TestDb;
 use common::rack::{self, LeftCard, StopOnDrop};
 use cqcfab::chip::pki::TestPki;
-use cqcfab::chip::signer::FileSigner;
 use cqcfab::clock::Clock;
-use cqcfab::render::card_data::DEFAULT_AUTHORITY;
-use cqcfab::station::encode::{self, Event, Mode, Station};
+use cqcfab::station::encode::{self, Event, Mode};
 use cqcfab::station::readers::{PcscSlot, ReaderSlot};
 use cqcfab_drivers::pcsc_reader;
 use cqcfab_simulator::blanks::Blanks;
@@ -180,16 +178,7 @@ async fn four_readers(socket: String) {
         .expect("lot");
     let data = tempfile::tempdir().expect("tmp");
     let pki = TestPki::ensure(&data.path().join("pki")).expect("pki");
-    let station = Station {
-        store: db.store.clone(),
-        signer: std::sync::Arc::new(
-            FileSigner::open(&pki.ds_key(), &pki.ds_cert()).expect("signer"),
-        ),
-        master: std::sync::Arc::new(MASTER.to_vec()),
-        authority: DEFAULT_AUTHORITY.into(),
-        name: "pair-1".into(),
-        blanks_per_job: 5,
-    };
+    let station = common::production::file_station(&db.store, &pki, MASTER, "pair-1", 5);
     let child = spawn_station(&db, data.path(), &socket, "pair-2");
     let rt = tokio::runtime::Handle::current();
     let (events, left, child_out) = tokio::task::spawn_blocking(move || {

@@ -8,15 +8,13 @@ use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 
 use common::TestDb;
-use common::production::rendered_cards;
+use common::production::{file_station, rendered_cards};
 use cqcfab::chip::data_groups::{FID_DG1, FID_SOD};
 use cqcfab::chip::pki::TestPki;
-use cqcfab::chip::signer::FileSigner;
 use cqcfab::chip::{sod, tlv};
 use cqcfab::clock::Clock;
-use cqcfab::render::card_data::DEFAULT_AUTHORITY;
 use cqcfab::render::worker::ENCODE_JOB;
-use cqcfab::station::encode::{self, Event, Mode, Station};
+use cqcfab::station::encode::{self, Event, Mode};
 use cqcfab::station::readers::{Hopper, InProcessSlot, ReaderSlot};
 use cqcfab::store::jobs::NewJob;
 use cqcfab::store::stock::StockError;
@@ -87,15 +85,7 @@ async fn run_station_unplugging(
 ) -> Run {
     let dir = tempfile::tempdir().expect("tmp");
     let pki = TestPki::ensure(dir.path()).expect("pki");
-    let signer = FileSigner::open(&pki.ds_key(), &pki.ds_cert()).expect("signer");
-    let station = Station {
-        store: db.store.clone(),
-        signer: Arc::new(signer),
-        master: Arc::new(MASTER.to_vec()),
-        authority: DEFAULT_AUTHORITY.to_string(),
-        name: "test-station".into(),
-        blanks_per_job,
-    };
+    let station = file_station(&db.store, &pki, MASTER, "test-station", blanks_per_job);
     let blanks = Arc::new(Mutex::new(blanks));
     let hopper: Hopper = Arc::default();
     let slots: Vec<Box<dyn ReaderSlot>> = (0..readers)

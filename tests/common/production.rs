@@ -27,3 +27,23 @@ pub async fn rendered_cards(db: &TestDb, n: usize) -> Vec<String> {
     }
     numbers
 }
+
+/// An encoding station on `store` signing EF.SOD with the test PKI's file key.
+pub fn file_station(
+    store: &cqcfab::store::Store,
+    pki: &cqcfab::chip::pki::TestPki,
+    master: &[u8],
+    name: &str,
+    blanks_per_job: u32,
+) -> cqcfab::station::encode::Station {
+    let signer =
+        cqcfab::chip::signer::FileSigner::open(&pki.ds_key(), &pki.ds_cert()).expect("file signer");
+    cqcfab::station::encode::Station {
+        store: store.clone(),
+        signer: Arc::new(signer),
+        master: Arc::new(master.to_vec()),
+        authority: DEFAULT_AUTHORITY.to_string(),
+        name: name.to_string(),
+        blanks_per_job,
+    }
+}
