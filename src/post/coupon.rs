@@ -10,10 +10,11 @@ use std::str::FromStr;
 
 use crate::domain::card_number::CardNumber;
 use crate::post::letter::{CODE128_HEIGHT, CODE128_MODULE, PAGE_H, PAGE_W, QR_MODULE};
+use crate::post::sheet;
 use crate::render::build::{self, BuildError};
 use crate::render::fonts::Fonts;
 use crate::render::pdf::{self, PdfError};
-use crate::render::scene::{Face, Item, Layer, Line, Primitive, Rgb, Scene};
+use crate::render::scene::{Face, Item, Layer, Primitive, Rgb, Scene};
 
 /// The code on a coupon: `RC` and the number of the card it came with. A card number is given
 /// once, so the code names one card; a replacement card comes with its own coupon.
@@ -106,29 +107,6 @@ pub enum CouponError {
 /// Where the coupon starts: the cut line, at half the page.
 pub const CUT_Y: f32 = 148.5;
 
-/// A text item: lines at (x, baseline), measured with the font.
-fn text(fonts: &Fonts, element: &str, face: Face, size: f32, at: Vec<(f32, f32, String)>) -> Item {
-    let lines = at
-        .into_iter()
-        .map(|(x_mm, baseline_mm, text)| Line {
-            x_mm,
-            baseline_mm,
-            width_mm: fonts.width_mm(face, size, &text),
-            text,
-        })
-        .collect();
-    Item {
-        element: element.to_string(),
-        layer: Layer::Personalisation,
-        primitive: Primitive::Text {
-            face,
-            size_pt: size,
-            color: Rgb::BLACK,
-            lines,
-        },
-    }
-}
-
 /// The sheet as a scene.
 pub fn scene(c: &Coupon<'_>, fonts: &Fonts) -> Result<Scene, CouponError> {
     let code = c.code.to_string();
@@ -136,7 +114,7 @@ pub fn scene(c: &Coupon<'_>, fonts: &Fonts) -> Result<Scene, CouponError> {
     let t = |x: f32, y: f32, s: &str| (x, y, s.to_string());
 
     // Instructions, top half.
-    items.push(text(
+    items.push(sheet::text(
         fonts,
         "title",
         Face::Bold,
@@ -147,7 +125,7 @@ pub fn scene(c: &Coupon<'_>, fonts: &Fonts) -> Result<Scene, CouponError> {
             "Votre carte CQC est défectueuse ? Renvoyez-la-nous",
         )],
     ));
-    items.push(text(
+    items.push(sheet::text(
         fonts,
         "instructions",
         Face::Regular,
@@ -195,15 +173,8 @@ pub fn scene(c: &Coupon<'_>, fonts: &Fonts) -> Result<Scene, CouponError> {
         .take_while(|x| *x + 2.0 <= PAGE_W - 8.0)
         .map(|x| (x, CUT_Y - 0.15, 2.0, 0.3))
         .collect();
-    items.push(Item {
-        element: "cut-line".into(),
-        layer: Layer::Personalisation,
-        primitive: Primitive::Modules {
-            rects: dashes,
-            color: Rgb(120, 120, 120),
-        },
-    });
-    items.push(text(
+    items.push(sheet::modules("cut-line", dashes, Rgb(120, 120, 120)));
+    items.push(sheet::text(
         fonts,
         "cut-hint",
         Face::Regular,
@@ -213,7 +184,7 @@ pub fn scene(c: &Coupon<'_>, fonts: &Fonts) -> Result<Scene, CouponError> {
 
     // The coupon, bottom half.
     let top = CUT_Y + 10.0;
-    items.push(text(
+    items.push(sheet::text(
         fonts,
         "coupon-title",
         Face::Bold,
@@ -237,16 +208,9 @@ pub fn scene(c: &Coupon<'_>, fonts: &Fonts) -> Result<Scene, CouponError> {
         code: code.clone(),
         source,
     })?;
-    items.push(Item {
-        element: "coupon-code128".into(),
-        layer: Layer::Personalisation,
-        primitive: Primitive::Modules {
-            rects: bars,
-            color: Rgb::BLACK,
-        },
-    });
+    items.push(sheet::modules("coupon-code128", bars, Rgb::BLACK));
     let card = c.code.card().to_string();
-    items.push(text(
+    items.push(sheet::text(
         fonts,
         "coupon-text",
         Face::Regular,
@@ -271,14 +235,7 @@ pub fn scene(c: &Coupon<'_>, fonts: &Fonts) -> Result<Scene, CouponError> {
                 source,
             }
         })?;
-    items.push(Item {
-        element: "coupon-qr".into(),
-        layer: Layer::Personalisation,
-        primitive: Primitive::Modules {
-            rects: qr,
-            color: Rgb::BLACK,
-        },
-    });
+    items.push(sheet::modules("coupon-qr", qr, Rgb::BLACK));
 
     // The checklist: a box to tick per defect.
     let mut y = top + 40.0;
@@ -302,7 +259,7 @@ pub fn scene(c: &Coupon<'_>, fonts: &Fonts) -> Result<Scene, CouponError> {
         y += 7.5;
     }
     items.extend(boxes);
-    items.push(text(fonts, "checklist", Face::Regular, 9.0, labels));
+    items.push(sheet::text(fonts, "checklist", Face::Regular, 9.0, labels));
     // A line to write on after "Autre défaut".
     items.push(Item {
         element: "other-line".into(),
@@ -320,14 +277,14 @@ pub fn scene(c: &Coupon<'_>, fonts: &Fonts) -> Result<Scene, CouponError> {
 
     // Where to send it.
     let ay = y + 12.0;
-    items.push(text(
+    items.push(sheet::text(
         fonts,
         "return-label",
         Face::Bold,
         9.0,
         vec![t(20.0, ay, "À renvoyer avec la carte à :")],
     ));
-    items.push(text(
+    items.push(sheet::text(
         fonts,
         "return-address",
         Face::Regular,

@@ -9,14 +9,13 @@
 //! when the piece comes back) and the NF Z10-011 address block.
 
 use crate::post::s10::S10Id;
+use crate::post::sheet::{self, MM_PER_PT};
 use crate::render::build::{self, BuildError};
 use crate::render::fonts::Fonts;
 use crate::render::pdf::{self, PdfError};
-use crate::render::scene::{Face, Item, Layer, Line, Primitive, Rgb, Scene};
+use crate::render::scene::{Face, Item, Layer, Primitive, Rgb, Scene};
 
-/// A4 portrait.
-pub const PAGE_W: f32 = 210.0;
-pub const PAGE_H: f32 = 297.0;
+pub use crate::post::sheet::{PAGE_H, PAGE_W};
 
 /// The envelope window on the folded sheet (x, y, w, h), in mm from the sheet's top left.
 pub const WINDOW: (f32, f32, f32, f32) = (20.0, 50.0, 100.0, 45.0);
@@ -32,8 +31,7 @@ pub const QR_MODULE: f32 = 0.6;
 /// Text size of the address block (NF Z10-011 asks for a legible, left-aligned block); a
 /// seven-line foreign address gets a little less, so that it stays inside the window.
 const ADDRESS_PT: f32 = 9.0;
-/// Millimetres per point.
-const MM_PER_PT: f32 = 25.4 / 72.0;
+
 const BODY_PT: f32 = 9.5;
 
 /// Where the card is glued: its outline on the bottom third (ID-1, 85.60 × 53.98 mm).
@@ -76,44 +74,27 @@ pub enum LetterError {
 pub fn scene(c: &Carrier<'_>, fonts: &Fonts) -> Result<Scene, LetterError> {
     let piece = c.piece.to_string();
     let mut items = Vec::new();
-    let text = |element: &str, face, size_pt, lines: Vec<Line>| Item {
-        element: element.to_string(),
-        layer: Layer::Personalisation,
-        primitive: Primitive::Text {
-            face,
-            size_pt,
-            color: Rgb::BLACK,
-            lines,
-        },
-    };
-    let line = |x_mm: f32, baseline_mm: f32, face, size, s: &str| Line {
-        x_mm,
-        baseline_mm,
-        text: s.to_string(),
-        width_mm: fonts.width_mm(face, size, s),
-    };
+    let t = |x: f32, y: f32, s: &str| (x, y, s.to_string());
 
     // Sender, top left (above the window: the post never reads it through the envelope).
-    items.push(text(
+    items.push(sheet::line(
+        fonts,
         "sender",
         Face::Bold,
         9.0,
-        vec![line(20.0, 18.0, Face::Bold, 9.0, "Bureau des cartes CQC")],
+        20.0,
+        18.0,
+        "Bureau des cartes CQC",
     ));
-    items.push(text(
+    items.push(sheet::text(
+        fonts,
         "sender-detail",
         Face::Regular,
         8.0,
         vec![
-            line(
-                20.0,
-                22.5,
-                Face::Regular,
-                8.0,
-                "Service de production des cartes",
-            ),
-            line(20.0, 26.5, Face::Regular, 8.0, "TSA 10001 — 75000 PARIS"),
-            line(20.0, 32.0, Face::Regular, 8.0, c.date_fr),
+            t(20.0, 22.5, "Service de production des cartes"),
+            t(20.0, 26.5, "TSA 10001 — 75000 PARIS"),
+            t(20.0, 32.0, c.date_fr),
         ],
     ));
 
@@ -137,27 +118,17 @@ pub fn scene(c: &Carrier<'_>, fonts: &Fonts) -> Result<Scene, LetterError> {
         piece: piece.clone(),
         source,
     })?;
-    items.push(Item {
-        element: "piece-code128".into(),
-        layer: Layer::Personalisation,
-        primitive: Primitive::Modules {
-            rects: bars,
-            color: Rgb::BLACK,
-        },
-    });
+    items.push(sheet::modules("piece-code128", bars, Rgb::BLACK));
     let human = spaced(&piece);
     let hw = fonts.width_mm(Face::Regular, 7.0, &human);
-    items.push(text(
+    items.push(sheet::line(
+        fonts,
         "piece-text",
         Face::Regular,
         7.0,
-        vec![line(
-            ix + (iw - hw) / 2.0,
-            iy + CODE128_HEIGHT + 2.6,
-            Face::Regular,
-            7.0,
-            &human,
-        )],
+        ix + (iw - hw) / 2.0,
+        iy + CODE128_HEIGHT + 2.6,
+        &human,
     ));
 
     // The address block, left aligned, under the barcode, inside the window.
@@ -186,10 +157,10 @@ pub fn scene(c: &Carrier<'_>, fonts: &Fonts) -> Result<Scene, LetterError> {
                 room_mm: iw,
             });
         }
-        lines.push(line(ix, baseline, Face::Regular, size, l));
+        lines.push((ix, baseline, l.clone()));
         baseline += step;
     }
-    items.push(text("address", Face::Regular, size, lines));
+    items.push(sheet::text(fonts, "address", Face::Regular, size, lines));
 
     // The piece id again as a QR code, top right, for a phone or a 2D scanner.
     let qr =
@@ -199,28 +170,18 @@ pub fn scene(c: &Carrier<'_>, fonts: &Fonts) -> Result<Scene, LetterError> {
                 source,
             }
         })?;
-    items.push(Item {
-        element: "piece-qr".into(),
-        layer: Layer::Personalisation,
-        primitive: Primitive::Modules {
-            rects: qr,
-            color: Rgb::BLACK,
-        },
-    });
+    items.push(sheet::modules("piece-qr", qr, Rgb::BLACK));
 
     // The letter, in the middle third.
     let mut y = 110.0;
-    items.push(text(
+    items.push(sheet::line(
+        fonts,
         "title",
         Face::Bold,
         12.0,
-        vec![line(
-            20.0,
-            y,
-            Face::Bold,
-            12.0,
-            "Votre carte de qualification de conducteur (CQC)",
-        )],
+        20.0,
+        y,
+        "Votre carte de qualification de conducteur (CQC)",
     ));
     y += 8.0;
     let body = [
@@ -245,10 +206,10 @@ pub fn scene(c: &Carrier<'_>, fonts: &Fonts) -> Result<Scene, LetterError> {
     for paragraph in &body {
         let mut lines = Vec::new();
         for l in wrap(fonts, Face::Regular, BODY_PT, paragraph, PAGE_W - 40.0) {
-            lines.push(line(20.0, y, Face::Regular, BODY_PT, &l));
+            lines.push((20.0, y, l));
             y += step;
         }
-        items.push(text("body", Face::Regular, BODY_PT, lines));
+        items.push(sheet::text(fonts, "body", Face::Regular, BODY_PT, lines));
         y += step * 0.6;
     }
 
@@ -269,17 +230,14 @@ pub fn scene(c: &Carrier<'_>, fonts: &Fonts) -> Result<Scene, LetterError> {
     });
     let hint = "Emplacement de la carte";
     let hw = fonts.width_mm(Face::Regular, 8.0, hint);
-    items.push(text(
+    items.push(sheet::line(
+        fonts,
         "card-zone-hint",
         Face::Regular,
         8.0,
-        vec![line(
-            cx + (cw - hw) / 2.0,
-            cy - 2.0,
-            Face::Regular,
-            8.0,
-            hint,
-        )],
+        cx + (cw - hw) / 2.0,
+        cy - 2.0,
+        hint,
     ));
 
     Ok(Scene {

@@ -3,3 +3,4 @@
 pub mod coupon;
 pub mod letter;
 pub mod s10;
+pub mod sheet;

@@ -1,0 +1,55 @@
+//! What the post's A4 sheets (carrier letter, return coupon) are drawn with: positioned text
+//! measured with the bundled fonts, and barcode modules — the same scene primitives as the
+//! cards, so the same PDF renderer draws them.
+
+use crate::render::fonts::Fonts;
+use crate::render::scene::{Face, Item, Layer, Line, Primitive, Rgb};
+
+/// A4 portrait.
+pub const PAGE_W: f32 = 210.0;
+pub const PAGE_H: f32 = 297.0;
+/// Millimetres per point.
+pub const MM_PER_PT: f32 = 25.4 / 72.0;
+
+/// Black text lines, each given as (x, baseline, text) in mm.
+pub fn text(
+    fonts: &Fonts,
+    element: &str,
+    face: Face,
+    size: f32,
+    at: Vec<(f32, f32, String)>,
+) -> Item {
+    let lines = at
+        .into_iter()
+        .map(|(x_mm, baseline_mm, text)| Line {
+            x_mm,
+            baseline_mm,
+            width_mm: fonts.width_mm(face, size, &text),
+            text,
+        })
+        .collect();
+    Item {
+        element: element.to_string(),
+        layer: Layer::Personalisation,
+        primitive: Primitive::Text {
+            face,
+            size_pt: size,
+            color: Rgb::BLACK,
+            lines,
+        },
+    }
+}
+
+/// One line of black text.
+pub fn line(fonts: &Fonts, element: &str, face: Face, size: f32, x: f32, y: f32, s: &str) -> Item {
+    text(fonts, element, face, size, vec![(x, y, s.to_string())])
+}
+
+/// Dark barcode modules (from `render::build::code128` or `qr`) in `color`.
+pub fn modules(element: &str, rects: Vec<(f32, f32, f32, f32)>, color: Rgb) -> Item {
+    Item {
+        element: element.to_string(),
+        layer: Layer::Personalisation,
+        primitive: Primitive::Modules { rects, color },
+    }
+}
