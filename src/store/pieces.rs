@@ -10,7 +10,7 @@ use super::s10::{self, RangeError};
 use super::{Store, StoreError};
 use crate::post::s10::{S10Id, ServiceIndicator};
 
-/// The live states: the card is in (or about to go in) this envelope.
+/// A new piece: its letters can be printed, the card is not in the envelope yet.
 pub const CREATED: &str = "created";
 
 /// Why a piece could not be made.
