@@ -1,5 +1,6 @@
 //! The post: item identifiers, and (to come) carrier letters, batches and manifests.
 
+pub mod cell;
 pub mod coupon;
 pub mod letter;
 pub mod s10;
