@@ -153,25 +153,6 @@ async fn concurrent_allocations_never_share_an_id(db: &TestDb) {
     ));
 }
 
-/// Test set-up only: the chip issue's station is proven elsewhere; here a card just needs to
-/// be personalised.
-async fn mark_personalised(db: &TestDb, numbers: &[String]) {
-    use cqcfab::store::Tx;
-    const SQL: &str = "UPDATE cards SET state = 'personalised' WHERE card_number = $1";
-    let mut tx = db.store.begin().await.unwrap();
-    for n in numbers {
-        match &mut tx {
-            Tx::Sqlite(t) => {
-                sqlx::query(SQL).bind(n).execute(&mut **t).await.unwrap();
-            }
-            Tx::Postgres(t) => {
-                sqlx::query(SQL).bind(n).execute(&mut **t).await.unwrap();
-            }
-        }
-    }
-    tx.commit().await.unwrap();
-}
-
 async fn a_personalised_card_gets_one_piece_and_its_letters(db: &TestDb) {
     use cqcfab::store::pieces::PieceError;
     let s = &db.store;
@@ -184,7 +165,7 @@ async fn a_personalised_card_gets_one_piece_and_its_letters(db: &TestDb) {
         .await
         .unwrap_err();
     assert!(matches!(e, PieceError::NotPersonalised { .. }), "{e}");
-    mark_personalised(db, &numbers[..2]).await;
+    common::production::mark_personalised(db, &numbers[..2]).await;
     assert_eq!(s.cards_awaiting_piece().await.unwrap(), numbers[..2]);
     // No range yet: said plainly.
     let e = s

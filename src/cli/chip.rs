@@ -30,6 +30,10 @@ pub enum StationCommand {
     /// (one thread per reader), binding the chip serial to the card; a failed card body is
     /// spoiled and the job goes on with the next blank.
     Encode(EncodeArgs),
+    /// Put each card into its own carrier: scan the card (printed number, or chip serial with
+    /// --chip-reader) and the carrier's piece barcode, in either order; only a matching pair
+    /// is inserted, a mismatch stops the line until a supervisor types `CLEAR <name>`.
+    Insert(super::insert::InsertArgs),
 }
 
 /// Where the readers are.
@@ -139,7 +143,10 @@ fn parse_hex(s: &str) -> Result<u64, String> {
 }
 
 pub async fn station(config: &Config, cmd: StationCommand) -> anyhow::Result<ExitCode> {
-    let StationCommand::Encode(args) = cmd;
+    let args = match cmd {
+        StationCommand::Encode(args) => args,
+        StationCommand::Insert(args) => return super::insert::run(config, args).await,
+    };
     let store = super::open_store(config).await?;
     let mode = if args.once {
         Mode::Once

@@ -6,6 +6,7 @@ pub mod chip;
 mod demo;
 mod fixtures;
 mod import;
+mod insert;
 mod post;
 mod render;
 mod serve;
@@ -85,7 +86,7 @@ enum Command {
     Bench(bench::BenchArgs),
     /// Generate synthetic requests (faces and signatures drawn by code, no real person).
     Fixtures(fixtures::FixturesArgs),
-    /// Production-line stations (chip encoding).
+    /// Production-line stations (chip encoding, inserting).
     #[command(subcommand)]
     Station(chip::StationCommand),
     /// The hardware simulator: keeps every vpcd reader of pcscd filled with a blank CQC card;

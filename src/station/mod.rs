@@ -1,6 +1,8 @@
 //! Stations: the programs at the production line's benches. The encoding station
 //! personalises chips on its readers ([`encode`]); [`readers`] says where its blanks come from
-//! (PC/SC readers, or simulated ones in this process).
+//! (PC/SC readers, or simulated ones in this process); [`insert`] puts each card into the
+//! envelope of its own carrier letter.
 
 pub mod encode;
+pub mod insert;
 pub mod readers;

@@ -120,6 +120,17 @@ pub async fn by_number_in(
     })
 }
 
+/// The card bound to chip serial `serial`, read inside `tx` (the inserting station reads
+/// the chip rather than the print).
+pub async fn by_chip_serial_in(tx: &mut Tx, serial: i64) -> Result<Option<CardRecord>, StoreError> {
+    on_tx!(tx, |c, pg| {
+        Ok(sqlx::query_as(select_card!("WHERE chip_serial = $1"))
+            .bind(serial)
+            .fetch_optional(&mut *c)
+            .await?)
+    })
+}
+
 /// Moves a card to `to` if it is still at `version` (optimistic concurrency: two workers
 /// racing on the same card cannot both win). Returns false when someone else moved it first.
 pub async fn set_state(

@@ -121,7 +121,9 @@ pub mod cards;
 pub mod intake;
 pub mod jobs;
 pub mod outbox;
+#[macro_use]
 pub mod pieces;
+pub mod insertion;
 pub mod requests;
 pub mod s10;
 pub mod scratch;

@@ -181,4 +181,32 @@ impl Store {
         });
         Ok(rows)
     }
+
+    /// Number of pieces in each state: the inserting line's accounting (a piece still
+    /// `created` is a carrier whose card has not been inserted).
+    pub async fn piece_counts(&self) -> Result<Vec<(String, i64)>, StoreError> {
+        Ok(on_read!(self, |p, pg| {
+            sqlx::query_as("SELECT state, COUNT(*) FROM mail_pieces GROUP BY state ORDER BY state")
+                .fetch_all(p)
+                .await?
+        }))
+    }
+
+    /// Pieces in `state` with their card numbers, oldest first, at most `limit`.
+    pub async fn pieces_in_state(
+        &self,
+        state: &str,
+        limit: i64,
+    ) -> Result<Vec<(String, String)>, StoreError> {
+        Ok(on_read!(self, |p, pg| {
+            sqlx::query_as(
+                "SELECT m.piece_id, c.card_number FROM mail_pieces m JOIN cards c ON c.id = m.card_id
+                 WHERE m.state = $1 ORDER BY m.created_at, m.piece_id LIMIT $2",
+            )
+            .bind(state)
+            .bind(limit)
+            .fetch_all(p)
+            .await?
+        }))
+    }
 }

@@ -93,6 +93,32 @@ impl TestDb {
         tx.commit().await.unwrap();
     }
 
+    /// Runs one statement with text parameters in its own transaction, as an operator with
+    /// database access could (test set-up, and proof that the database itself refuses a
+    /// change). Returns the rows changed.
+    pub async fn exec(&self, sql: &'static str, binds: &[&str]) -> Result<u64, sqlx::Error> {
+        use cqcfab::store::Tx;
+        let mut tx = self.store.begin().await.expect("begin");
+        let n = match &mut tx {
+            Tx::Sqlite(t) => {
+                let mut q = sqlx::query(sql);
+                for b in binds {
+                    q = q.bind(*b);
+                }
+                q.execute(&mut **t).await?.rows_affected()
+            }
+            Tx::Postgres(t) => {
+                let mut q = sqlx::query(sql);
+                for b in binds {
+                    q = q.bind(*b);
+                }
+                q.execute(&mut **t).await?.rows_affected()
+            }
+        };
+        tx.commit().await.expect("commit");
+        Ok(n)
+    }
+
     /// The path of the SQLite file, or the PostgreSQL URL, as `--data`/`--database-url` args.
     pub fn cli_args(&self) -> Vec<String> {
         match &self.location {

@@ -28,6 +28,19 @@ pub async fn rendered_cards(db: &TestDb, n: usize) -> Vec<String> {
     numbers
 }
 
+/// Test set-up only: the chip issue's station is proven elsewhere; here cards just need to
+/// be personalised.
+pub async fn mark_personalised(db: &TestDb, numbers: &[String]) {
+    for n in numbers {
+        db.exec(
+            "UPDATE cards SET state = 'personalised' WHERE card_number = $1",
+            &[n],
+        )
+        .await
+        .expect("personalise");
+    }
+}
+
 /// An encoding station on `store` signing EF.SOD with the test PKI's file key.
 pub fn file_station(
     store: &cqcfab::store::Store,
