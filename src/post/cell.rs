@@ -24,7 +24,10 @@ mod tests {
     #[test]
     fn formula_starts_are_neutralised_and_the_rest_left_alone() {
         let cases = [
-            ("=HYPERLINK(\"http://x\",\"clic\")", "'=HYPERLINK(\"http://x\",\"clic\")"),
+            (
+                "=HYPERLINK(\"http://x\",\"clic\")",
+                "'=HYPERLINK(\"http://x\",\"clic\")",
+            ),
             ("+33 1 23 45 67 89", "'+33 1 23 45 67 89"),
             ("-2+3", "'-2+3"),
             ("@SUM(A1)", "'@SUM(A1)"),
