@@ -3,5 +3,6 @@
 pub mod cell;
 pub mod coupon;
 pub mod letter;
+pub mod manifest;
 pub mod s10;
 pub mod sheet;
