@@ -84,7 +84,7 @@ pub fn scene(c: &Carrier<'_>, fonts: &Fonts) -> Result<Scene, LetterError> {
         9.0,
         20.0,
         18.0,
-        "Bureau des cartes CQC",
+        sheet::SENDER[0],
     ));
     items.push(sheet::text(
         fonts,
@@ -92,8 +92,8 @@ pub fn scene(c: &Carrier<'_>, fonts: &Fonts) -> Result<Scene, LetterError> {
         Face::Regular,
         8.0,
         vec![
-            t(20.0, 22.5, "Service de production des cartes"),
-            t(20.0, 26.5, "TSA 10001 — 75000 PARIS"),
+            t(20.0, 22.5, sheet::SENDER[1]),
+            t(20.0, 26.5, sheet::SENDER[2]),
             t(20.0, 32.0, c.date_fr),
         ],
     ));

@@ -11,6 +11,15 @@ pub const PAGE_H: f32 = 297.0;
 /// Millimetres per point.
 pub const MM_PER_PT: f32 = 25.4 / 72.0;
 
+/// The bureau as sender, printed at the top of every sheet it posts or hands over: its name
+/// (set in bold), then its service and postal address. One copy, so that a move of the bureau
+/// changes every sheet.
+pub const SENDER: [&str; 3] = [
+    "Bureau des cartes CQC",
+    "Service de production des cartes",
+    "TSA 10001 — 75000 PARIS",
+];
+
 /// Black text lines, each given as (x, baseline, text) in mm.
 pub fn text(
     fonts: &Fonts,

@@ -7,6 +7,7 @@ pub mod http;
 pub mod pictures;
 pub mod production;
 pub mod rack;
+pub mod scan;
 
 use std::path::PathBuf;
 use std::sync::OnceLock;
