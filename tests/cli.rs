@@ -258,10 +258,16 @@ fn the_demo_imports_renders_and_encodes_the_fixtures_in_a_fresh_database() {
         if cards.is_some() && std::env::var_os("CQCFAB_REQUIRE_PCSC").is_some() {
             assert!(text(&out).contains("PC/SC through pcscd"), "{}", text(&out));
         }
+        if cards.is_some() {
+            // The small run's post is checked by independent tools, piece by piece.
+            check_demo_post(&out_dir, 20);
+        }
     }
     let summary: Value =
         serde_json::from_slice(&std::fs::read(out_dir.join("summary.json")).unwrap()).unwrap();
-    assert_eq!(summary["cards_by_state"]["personalised"], 200);
+    assert_eq!(summary["cards_by_state"]["dispatched"], 200);
+    assert_eq!(summary["post"]["inserted"], 200);
+    assert_eq!(summary["post"]["batches"][0]["dispatched"], 200);
     assert_eq!(summary["render"]["rendered"], 200);
     assert_eq!(summary["encode"]["personalised"], 200);
     assert_eq!(summary["stock"]["personalised"], 200);
@@ -316,6 +322,175 @@ fn the_demo_imports_renders_and_encodes_the_fixtures_in_a_fresh_database() {
         text(&out).contains("no card for request NO-SUCH-REQUEST"),
         "{}",
         text(&out)
+    );
+}
+
+/// The post of a demo run, checked by tools that are not ours: every carrier letter, coupon
+/// and cover sheet passes `qpdf --check` and its barcodes, read by zbar at 300 dpi, are the
+/// expected ids; the manifest, parsed by Python's csv module, matches the database row by row
+/// and follows the address rules; its totals file carries its SHA-256.
+fn check_demo_post(out_dir: &std::path::Path, cards: usize) {
+    use cqcfab::store::{Location, Store};
+    use sha2::Digest;
+    let summary: Value =
+        serde_json::from_slice(&std::fs::read(out_dir.join("summary.json")).unwrap()).unwrap();
+    let post = &summary["post"];
+    assert_eq!(post["letters"], cards, "{post}");
+    assert_eq!(post["inserted"], cards, "{post}");
+    assert_eq!(post["mismatch_drill_stopped_the_line"], true, "{post}");
+    let batch = &post["batches"][0];
+    assert_eq!(batch["pieces"], cards, "{post}");
+    assert_eq!(batch["dispatched"], cards, "{post}");
+    let batch_id = batch["batch_id"].as_str().unwrap().to_string();
+
+    // What the database says was posted: piece id -> (card number, address lines, postcode,
+    // country), read through the store.
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let posted = rt.block_on(async {
+        let db = out_dir.join("data").join(cqcfab::store::SQLITE_FILE);
+        let store = Store::open(&Location::SqliteFile(db), Clock::System)
+            .await
+            .unwrap();
+        let mut posted = std::collections::BTreeMap::new();
+        for (piece_id, card) in store.pieces_in_state("dispatched", 10_000).await.unwrap() {
+            let c = store.card_by_number(&card).await.unwrap().unwrap();
+            let p = store
+                .pieces_of_card(c.id)
+                .await
+                .unwrap()
+                .into_iter()
+                .find(|p| p.piece_id == piece_id)
+                .unwrap();
+            posted.insert(
+                piece_id,
+                (
+                    card,
+                    p.address_lines(),
+                    p.postcode.clone(),
+                    p.country.clone(),
+                ),
+            );
+        }
+        store.close().await;
+        posted
+    });
+    assert_eq!(posted.len(), cards);
+
+    // Every PDF, two at a time (two cores).
+    let letters = out_dir.join("post").join("letters");
+    let batches = out_dir.join("post").join("batches");
+    let mut jobs: Vec<(std::path::PathBuf, Vec<String>)> = Vec::new();
+    for (piece, (card, ..)) in &posted {
+        jobs.push((
+            letters.join(format!("{piece}.carrier.pdf")),
+            vec![format!("CODE-128:{piece}"), format!("QR-Code:{piece}")],
+        ));
+        jobs.push((
+            letters.join(format!("{piece}.coupon.pdf")),
+            vec![format!("CODE-128:RC{card}"), format!("QR-Code:RC{card}")],
+        ));
+    }
+    jobs.push((
+        batches.join(format!("{batch_id}.cover.pdf")),
+        vec![
+            format!("CODE-128:{batch_id}"),
+            format!("QR-Code:{batch_id}"),
+        ],
+    ));
+    let pdfs = std::fs::read_dir(&letters).unwrap().count();
+    assert_eq!(pdfs, 2 * cards, "no stray letter in {}", letters.display());
+    let scratch = tempfile::tempdir().unwrap();
+    std::thread::scope(|s| {
+        for (worker, share) in jobs.chunks(jobs.len().div_ceil(2)).enumerate() {
+            let dir = scratch.path();
+            s.spawn(move || {
+                for (i, (pdf, want)) in share.iter().enumerate() {
+                    let png = dir.join(format!("w{worker}-{i}.png"));
+                    let found = common::scan::scan_pdf_file(pdf, &png);
+                    assert_eq!(&found, want, "{}", pdf.display());
+                    let _ = std::fs::remove_file(png);
+                }
+            });
+        }
+    });
+
+    // The manifest through Python's csv module.
+    let manifest_path = batches.join(format!("{batch_id}.manifest.csv"));
+    let manifest = std::fs::read(&manifest_path).unwrap();
+    let py = Command::new("python3")
+        .args([
+            "-c",
+            "import csv, json, sys\n\
+             with open(sys.argv[1], newline='', encoding='utf-8') as f:\n\
+             \x20   print(json.dumps(list(csv.DictReader(f))))",
+        ])
+        .arg(&manifest_path)
+        .output()
+        .expect("python3");
+    assert!(
+        py.status.success(),
+        "{}",
+        String::from_utf8_lossy(&py.stderr)
+    );
+    let rows: Vec<std::collections::BTreeMap<String, String>> =
+        serde_json::from_slice(&py.stdout).unwrap();
+    assert_eq!(rows.len(), cards);
+    let mut seen = std::collections::BTreeSet::new();
+    for (i, row) in rows.iter().enumerate() {
+        let piece = &row["piece_id"];
+        let (_, address, postcode, country) = posted
+            .get(piece)
+            .unwrap_or_else(|| panic!("manifest row {piece} is not a posted piece"));
+        assert!(seen.insert(piece.clone()), "{piece} twice");
+        assert_eq!(row["batch_id"], batch_id);
+        assert_eq!(row["sequence"], (i + 1).to_string());
+        assert_eq!(row["product"], "lettre-suivie");
+        assert_eq!(row["weight_g"], "20");
+        assert_eq!(&row["postcode"], postcode);
+        assert_eq!(&row["country"], country);
+        let lines: Vec<&String> = (1..=7)
+            .map(|n| &row[&format!("address_{n}")])
+            .filter(|l| !l.is_empty())
+            .collect();
+        assert_eq!(lines, address.iter().collect::<Vec<_>>(), "{piece}");
+        // NF Z10-011: 38 characters a line, 6 lines (7 abroad, the country last).
+        assert!(
+            lines.iter().all(|l| l.chars().count() <= 38),
+            "{piece}: {lines:?}"
+        );
+        let max = if country == "FR" { 6 } else { 7 };
+        assert!(lines.len() <= max, "{piece}: {lines:?}");
+        if country == "FR" {
+            let last = lines.last().unwrap();
+            assert!(last.starts_with(postcode.as_str()), "{piece}: {last}");
+            assert_eq!(row["city"], last[postcode.len()..].trim(), "{piece}");
+        }
+    }
+    // Presort: domestic by postcode, then abroad.
+    let keys: Vec<(bool, &str, &str)> = rows
+        .iter()
+        .map(|r| {
+            (
+                r["country"] != "FR",
+                r["country"].as_str(),
+                r["postcode"].as_str(),
+            )
+        })
+        .collect();
+    let mut sorted = keys.clone();
+    sorted.sort();
+    assert_eq!(keys, sorted);
+    // The totals file carries the manifest's hash and count.
+    let totals = std::fs::read_to_string(batches.join(format!("{batch_id}.totals.csv"))).unwrap();
+    let sha = hex::encode(sha2::Sha256::digest(&manifest));
+    assert_eq!(batch["manifest_sha256"], sha);
+    let total_line = totals
+        .lines()
+        .find(|l| l.contains(",TOTAL,"))
+        .unwrap_or_else(|| panic!("no TOTAL line: {totals}"));
+    assert!(
+        total_line.contains(&format!(",{cards},{},{sha}", cards * 20)),
+        "{total_line}"
     );
 }
 

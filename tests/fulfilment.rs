@@ -17,6 +17,9 @@ fn clock() -> Clock {
 on_both_backends!(clock();
     a_card_goes_only_into_its_own_carrier,
     the_line_stops_on_a_mismatch_until_a_supervisor_clears_it,
+    a_batch_is_presorted_sealed_immutable_and_handed_over,
+    a_crash_while_closing_leaves_the_batch_open,
+    the_inserting_command_takes_scans_from_a_wedge_scanner,
 );
 
 const PRODUCT: &str = "lettre-suivie";
@@ -203,4 +206,302 @@ async fn the_line_stops_on_a_mismatch_until_a_supervisor_clears_it(db: &TestDb) 
         .map(|r| r.action)
         .collect();
     assert!(actions.contains(&"insert.line_cleared".to_string()));
+}
+
+/// `n` cards inserted into their carriers.
+async fn inserted_pieces(db: &TestDb, n: usize) -> Vec<(String, String)> {
+    let pairs = cards_with_carriers(db, n).await;
+    for (card, piece) in &pairs {
+        insert(db, card, piece).await;
+    }
+    pairs
+}
+
+async fn insert(db: &TestDb, card: &str, piece: &str) {
+    db.store
+        .insert_card(&CardKey::Number(card.to_string()), piece, "insert-t")
+        .await
+        .unwrap();
+}
+
+async fn a_batch_is_presorted_sealed_immutable_and_handed_over(db: &TestDb) {
+    use cqcfab::store::batches::BatchError;
+    let s = &db.store;
+    let mut pairs = cards_with_carriers(db, 5).await;
+    let (late_card, late) = pairs.pop().unwrap();
+    for (card, piece) in &pairs {
+        insert(db, card, piece).await;
+    }
+    // A hostile address line: it must reach the manifest as text, never as a formula.
+    let (_, hostile_piece) = &pairs[3];
+    db.exec(
+        "UPDATE mail_pieces SET address = $1 WHERE piece_id = $2",
+        &[
+            r#"["=HYPERLINK(\"http://x\";\"clic\")","@SUM(A1)","12 RUE DES LILAS","75011 PARIS"]"#,
+            hostile_piece,
+        ],
+    )
+    .await
+    .unwrap();
+
+    let (batch, joined) = s
+        .batch_inserted(PRODUCT, "2026-11-27", "test")
+        .await
+        .unwrap();
+    assert_eq!(batch.batch_id, "20261127-lettre-suivie-001");
+    assert_eq!(joined, 4);
+    // A piece is in one batch: it cannot join again, here or elsewhere.
+    let e = s
+        .add_to_batch(&batch.batch_id, &pairs[0].1, "test")
+        .await
+        .unwrap_err();
+    assert!(matches!(e, BatchError::PieceNotInserted { .. }), "{e}");
+
+    let m = s.close_batch(&batch.batch_id, "test", None).await.unwrap();
+    assert_eq!(m.totals.pieces, 4);
+    assert_eq!(m.totals.weight_g, 4 * 20);
+    use sha2::Digest;
+    assert_eq!(m.sha256, hex::encode(sha2::Sha256::digest(&m.csv)));
+    assert_eq!(m.batch.manifest_sha256.as_deref(), Some(m.sha256.as_str()));
+    let text = String::from_utf8(m.csv.clone()).unwrap();
+    assert!(text.contains("'=HYPERLINK"), "{text}");
+    assert!(text.contains("'@SUM(A1)"), "{text}");
+    // Presorted: sequence 1..n, domestic pieces by postcode, then foreign ones by country
+    // and postcode, piece id last.
+    let mut rows: Vec<(bool, String, String, String)> = Vec::new();
+    let mut reader = csv::Reader::from_reader(m.csv.as_slice());
+    let headers = reader.headers().unwrap().clone();
+    let col = |name: &str| headers.iter().position(|h| h == name).unwrap();
+    for (i, r) in reader.records().enumerate() {
+        let r = r.unwrap();
+        assert_eq!(r[col("sequence")], (i + 1).to_string());
+        assert_eq!(&r[col("batch_id")], batch.batch_id);
+        rows.push((
+            &r[col("country")] != "FR",
+            r[col("country")].to_string(),
+            r[col("postcode")].to_string(),
+            r[col("piece_id")].to_string(),
+        ));
+    }
+    let mut sorted = rows.clone();
+    sorted.sort();
+    assert_eq!(rows, sorted);
+    assert_eq!(rows.len(), 4);
+
+    // Sealed: a re-export gives the same bytes; nothing joins; the database itself refuses
+    // to renumber a sealed batch's piece.
+    let again = s.batch_manifest(&batch.batch_id).await.unwrap();
+    assert_eq!(again.csv, m.csv);
+    assert_eq!(again.totals_csv, m.totals_csv);
+    let e = s
+        .close_batch(&batch.batch_id, "test", None)
+        .await
+        .unwrap_err();
+    assert!(matches!(e, BatchError::WrongState { .. }), "{e}");
+    insert(db, &late_card, &late).await;
+    let e = s
+        .add_to_batch(&batch.batch_id, &late, "test")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(e, BatchError::WrongState { .. }) && e.to_string().contains("closed"),
+        "{e}"
+    );
+    let e = db
+        .exec(
+            "UPDATE mail_pieces SET sequence = 99 WHERE piece_id = $1",
+            &[&pairs[0].1],
+        )
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("batch is closed"), "{e}");
+    // The late piece goes to the day's next batch.
+    let (next, joined) = s
+        .batch_inserted(PRODUCT, "2026-11-27", "test")
+        .await
+        .unwrap();
+    assert_eq!(next.batch_id, "20261127-lettre-suivie-002");
+    assert_eq!(joined, 1);
+
+    // Hand-over: every piece and card dispatched, one event per piece for the portal.
+    let e = s.hand_over(&next.batch_id, "test").await.unwrap_err();
+    assert!(
+        matches!(e, BatchError::WrongState { .. }),
+        "an open batch is not handed over: {e}"
+    );
+    assert_eq!(s.hand_over(&batch.batch_id, "test").await.unwrap(), 4);
+    let events = s.events(Some("piece.dispatched")).await.unwrap();
+    assert_eq!(events.len(), 4);
+    for (card, piece) in &pairs {
+        assert_eq!(state_of(db, card).await, "dispatched");
+        assert_eq!(piece_state(db, card).await, "dispatched");
+        assert!(
+            events.iter().any(
+                |e| e.payload.contains(piece.as_str()) && e.payload.contains("tracking_number")
+            ),
+            "no event for {piece}"
+        );
+    }
+    assert!(s.hand_over(&batch.batch_id, "test").await.is_err());
+    // Still the same bytes after the hand-over.
+    assert_eq!(s.batch_manifest(&batch.batch_id).await.unwrap().csv, m.csv);
+    assert!(s.verify_audit().await.unwrap().is_intact());
+}
+
+fn cqcfab(db: &TestDb, args: &[&str]) -> std::process::Command {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_cqcfab"));
+    cmd.args(db.cli_args())
+        .args(args)
+        .env_remove("CQCFAB_CONFIG");
+    cmd
+}
+
+async fn a_crash_while_closing_leaves_the_batch_open(db: &TestDb) {
+    let pairs = inserted_pieces(db, 3).await;
+    let out = tempfile::tempdir().unwrap();
+    let dir = out.path().display().to_string();
+    let mut child = cqcfab(
+        db,
+        &[
+            "post",
+            "batch",
+            "close",
+            "--date",
+            "2026-11-27",
+            "--out",
+            &dir,
+        ],
+    )
+    .env("CQCFAB_DRILL_CLOSE_PAUSE_MS", "60000")
+    .stdout(std::process::Stdio::piped())
+    .spawn()
+    .unwrap();
+    // Wait until the closing transaction is open and the pieces numbered, then kill.
+    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut seen = String::new();
+    while !seen.contains("crash drill pause") {
+        let mut l = String::new();
+        assert!(
+            std::io::BufRead::read_line(&mut stdout, &mut l).unwrap() > 0,
+            "the close ended before the drill: {seen}"
+        );
+        seen += &l;
+    }
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    // After the crash: the batch is open, its pieces batched but not numbered, no file.
+    let batch = db
+        .store
+        .batch("20261127-lettre-suivie-001")
+        .await
+        .unwrap()
+        .expect("the batch was opened before the close began");
+    assert_eq!(batch.state, "open");
+    assert!(batch.manifest_sha256.is_none());
+    for (card, _) in &pairs {
+        assert_eq!(piece_state(db, card).await, "batched");
+    }
+    assert!(std::fs::read_dir(out.path()).unwrap().next().is_none());
+    // Closing again finishes the job.
+    let run = cqcfab(
+        db,
+        &[
+            "post",
+            "batch",
+            "close",
+            "--date",
+            "2026-11-27",
+            "--out",
+            &dir,
+        ],
+    )
+    .output()
+    .unwrap();
+    let text =
+        String::from_utf8_lossy(&run.stdout).into_owned() + &String::from_utf8_lossy(&run.stderr);
+    assert!(run.status.success(), "{text}");
+    assert!(text.contains("3 piece(s)"), "{text}");
+    let manifest =
+        std::fs::read(out.path().join("20261127-lettre-suivie-001.manifest.csv")).unwrap();
+    let sealed = db
+        .store
+        .batch("20261127-lettre-suivie-001")
+        .await
+        .unwrap()
+        .unwrap();
+    use sha2::Digest;
+    assert_eq!(
+        sealed.manifest_sha256.as_deref(),
+        Some(hex::encode(sha2::Sha256::digest(&manifest)).as_str())
+    );
+    assert!(db.store.verify_audit().await.unwrap().is_intact());
+}
+
+async fn the_inserting_command_takes_scans_from_a_wedge_scanner(db: &TestDb) {
+    let pairs = cards_with_carriers(db, 3).await;
+    let (card0, piece0) = &pairs[0];
+    let (card1, piece1) = &pairs[1];
+    // A shift: a good pair, noise, a card with the wrong carrier (the line stops, the next
+    // pair is refused), the supervisor clears, the pair again; the third card never comes.
+    let scans = format!(
+        "{card0}\n{piece0}\nEE12\n{card1}\n{piece0}\n{piece1}\nCLEAR Brigitte\n{piece1}\n{card1}\n"
+    );
+    let mut child = cqcfab(db, &["station", "insert", "--name", "insert-cli"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), scans.as_bytes()).unwrap();
+    let run = child.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&run.stdout).into_owned();
+    assert!(
+        run.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    assert!(
+        text.contains(&format!("OK : carte {card0} dans le pli {piece0}")),
+        "{text}"
+    );
+    assert!(text.contains("code inconnu « EE12 »"), "{text}");
+    assert!(text.contains("XX LIGNE ARRÊTÉE"), "{text}");
+    assert!(text.contains("ligne libérée par Brigitte"), "{text}");
+    assert!(
+        text.contains(&format!("OK : carte {card1} dans le pli {piece1}")),
+        "{text}"
+    );
+    assert!(text.contains("2 insérée(s)"), "{text}");
+    assert!(text.contains("1 discordance(s)"), "{text}");
+    assert!(
+        text.contains(&format!(
+            "non insérée : carte {} (pli {})",
+            pairs[2].0, pairs[2].1
+        )),
+        "{text}"
+    );
+    assert_eq!(state_of(db, card1).await, "inserted");
+
+    // Input that ends on a stopped line fails, so that a script sees it.
+    let mut child = cqcfab(db, &["station", "insert", "--scans", "/dev/stdin"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (card2, _) = &pairs[2];
+    std::io::Write::write_all(
+        &mut child.stdin.take().unwrap(),
+        format!("{card2}\n{piece0}\n").as_bytes(),
+    )
+    .unwrap();
+    let run = child.wait_with_output().unwrap();
+    assert_eq!(
+        run.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&run.stdout)
+    );
 }

@@ -221,10 +221,10 @@ async fn a_personalised_card_gets_one_piece_and_its_letters(db: &TestDb) {
         &format!("EE{next:08}{}FR", cqcfab::post::s10::check_digit(next))
     );
     let letter = std::fs::read(out.path().join(format!("{id}.carrier.pdf"))).unwrap();
-    let (found, _) = scan_pdf(&letter, out.path());
+    let (found, _) = common::scan::scan_pdf(&letter, out.path());
     assert_eq!(found, [format!("CODE-128:{id}"), format!("QR-Code:{id}")]);
     let coupon = std::fs::read(out.path().join(format!("{id}.coupon.pdf"))).unwrap();
-    let (found, _) = scan_pdf(&coupon, out.path());
+    let (found, _) = common::scan::scan_pdf(&coupon, out.path());
     assert_eq!(
         found,
         [
@@ -233,44 +233,6 @@ async fn a_personalised_card_gets_one_piece_and_its_letters(db: &TestDb) {
         ]
     );
     assert!(s.verify_audit().await.unwrap().is_intact());
-}
-
-/// What independent tools read on a one-page PDF: `qpdf --check` must pass; the page is
-/// rasterised at 300 dpi by poppler and zbar (not our code) decodes every barcode on it.
-/// Returns zbar's `SYMBOLOGY:data` lines, and the PNG's path.
-fn scan_pdf(bytes: &[u8], dir: &std::path::Path) -> (Vec<String>, std::path::PathBuf) {
-    use std::process::Command;
-    let pdf = dir.join("page.pdf");
-    std::fs::write(&pdf, bytes).unwrap();
-    let qpdf = Command::new("qpdf")
-        .arg("--check")
-        .arg(&pdf)
-        .output()
-        .expect("qpdf (apt-get install qpdf)");
-    assert!(
-        qpdf.status.success(),
-        "{}",
-        String::from_utf8_lossy(&qpdf.stdout)
-    );
-    let raster = Command::new("pdftoppm")
-        .args(["-r", "300", "-png", "-singlefile"])
-        .arg(&pdf)
-        .arg(dir.join("page"))
-        .status()
-        .expect("pdftoppm (apt-get install poppler-utils)");
-    assert!(raster.success());
-    let png = dir.join("page.png");
-    let out = Command::new("zbarimg")
-        .args(["-q", "-Sdisable", "-Scode128.enable", "-Sqrcode.enable"])
-        .arg(&png)
-        .output()
-        .expect("zbarimg (apt-get install zbar-tools)");
-    let mut found: Vec<String> = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(str::to_string)
-        .collect();
-    found.sort();
-    (found, png)
 }
 
 /// A carrier letter as the post and the mailroom see it: exactly two codes, a Code 128 and a
@@ -304,7 +266,7 @@ fn a_carrier_letter_scans_with_zbarimg_and_passes_qpdf() {
     if let Some(keep) = std::env::var_os("CQCFAB_KEEP_LETTER") {
         std::fs::write(keep, &bytes).unwrap();
     }
-    let (found, _) = scan_pdf(&bytes, dir.path());
+    let (found, _) = common::scan::scan_pdf(&bytes, dir.path());
     assert_eq!(found, ["CODE-128:EE471108151FR", "QR-Code:EE471108151FR"]);
 }
 
@@ -325,7 +287,7 @@ fn a_return_coupon_scans_with_zbarimg_and_passes_qpdf() {
         std::fs::write(keep, &bytes).unwrap();
     }
     let dir = tempfile::tempdir().unwrap();
-    let (found, _) = scan_pdf(&bytes, dir.path());
+    let (found, _) = common::scan::scan_pdf(&bytes, dir.path());
     assert_eq!(found, ["CODE-128:RCF0000000600G", "QR-Code:RCF0000000600G"]);
     // What the desk's scanner hands over parses back to the card.
     let scanned: CouponCode = found[0].strip_prefix("CODE-128:").unwrap().parse().unwrap();

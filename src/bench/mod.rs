@@ -3,6 +3,7 @@
 
 pub mod claims;
 pub mod intake;
+pub mod post;
 pub mod render;
 
 pub use intake::BenchError;

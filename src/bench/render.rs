@@ -129,11 +129,13 @@ pub fn production(
     Ok(row)
 }
 
-fn run_cards(
+/// Runs `work` `count` times over `cards` (round robin) on `threads` threads; one row with
+/// the per-item latency and the CPU cost.
+pub(super) fn run_cards<T: Sync>(
     threads: usize,
     count: usize,
-    work: impl Fn(&BenchCard) -> Result<(), String> + Sync,
-    cards: &[BenchCard],
+    work: impl Fn(&T) -> Result<(), String> + Sync,
+    cards: &[T],
 ) -> Result<Row, BenchError> {
     let threads = threads.max(1);
     let per_thread = count.div_ceil(threads);

@@ -44,6 +44,9 @@ pub enum Stage {
     Claims,
     /// Chip personalisation: in-process simulator, and through pcscd with 1 and 2 readers.
     Chip,
+    /// Carrier letters and coupons; manifest of a 100,000-piece batch (memory, SQLite,
+    /// PostgreSQL with --database-url).
+    Post,
 }
 
 pub async fn run(overrides: &Overrides, args: BenchArgs) -> anyhow::Result<ExitCode> {
@@ -98,6 +101,9 @@ pub async fn run(overrides: &Overrides, args: BenchArgs) -> anyhow::Result<ExitC
         let (chip_rows, notes) = chip(overrides, cards).await?;
         rows.extend(chip_rows);
         chip_notes = notes;
+    }
+    if wants(Stage::Post) {
+        rows.extend(post(overrides, &args, cores).await?);
     }
     if wants(Stage::Intake) || wants(Stage::Claims) {
         let dir = tempfile::tempdir().context("cannot create a temporary folder")?;
@@ -163,6 +169,56 @@ async fn stages(
         rows.push(bench::claims::run(&store, backend, jobs, args.workers).await?);
     }
     store.close().await;
+    Ok(rows)
+}
+
+/// Letters and coupons on one thread and on every core; the manifest of a 100,000-piece
+/// batch written in memory, then closed and exported through SQLite (and PostgreSQL).
+async fn post(overrides: &Overrides, args: &BenchArgs, cores: usize) -> anyhow::Result<Vec<Row>> {
+    let letters = if args.quick { 100 } else { 600 };
+    let pieces = bench::post::pieces(100_000)?;
+    let mut rows = Vec::new();
+    eprintln!("post: carrier letters and coupons ...");
+    rows.push(bench::post::letters(&pieces, 1, letters / 2)?);
+    rows.push(bench::post::letters(&pieces, cores, letters)?);
+    eprintln!("post: manifest in memory ...");
+    rows.push(bench::post::manifest_in_memory(
+        &pieces,
+        if args.quick { 2 } else { 5 },
+    )?);
+    let batch = if args.quick { 20_000 } else { 100_000 };
+    let rounds = if args.quick { 2 } else { 5 };
+    eprintln!("post: SQLite batch of {batch} pieces ...");
+    let dir = tempfile::tempdir().context("cannot create a temporary folder")?;
+    let store = Store::open(
+        &Location::SqliteFile(dir.path().join("post.sqlite3")),
+        Clock::System,
+    )
+    .await?;
+    rows.extend(bench::post::manifest_in_store(&store, "SQLite", &pieces[..batch], rounds).await?);
+    store.close().await;
+    if let Some(admin) = overrides
+        .database_url
+        .as_deref()
+        .filter(|u| u.starts_with("postgres"))
+    {
+        eprintln!("post: PostgreSQL batch of {batch} pieces ...");
+        let url = scratch::create(admin, "cqcfab_bench_post")
+            .await
+            .context("cannot create a bench database")?;
+        let r = async {
+            let store = Store::open(&Location::Postgres(url.clone()), Clock::System).await?;
+            let r = bench::post::manifest_in_store(&store, "PostgreSQL", &pieces[..batch], rounds)
+                .await;
+            store.close().await;
+            anyhow::Ok(r?)
+        }
+        .await;
+        scratch::drop(admin, &url)
+            .await
+            .context("cannot drop the bench database")?;
+        rows.extend(r?);
+    }
     Ok(rows)
 }
 

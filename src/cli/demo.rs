@@ -4,8 +4,10 @@
 //! same path as `cqcfab import`, renders every card (proof and bitmaps, stored with their
 //! hashes) with one render worker per core, writes a few sample cards to look at, personalises
 //! every chip (PC/SC through pcscd when it runs, else the in-process simulator), reconciles the
-//! blank stock, verifies the audit chain and writes a summary by state. Later capabilities
-//! extend it to a full production day.
+//! blank stock, then fulfils: carrier letters and return coupons, the inserting line (with a
+//! card-to-carrier mismatch drill), the day's postal batch closed into its manifest, totals
+//! and cover sheet and handed to the post. It verifies the audit chain and writes a summary by
+//! state. Later capabilities extend it to a full production day.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -47,6 +49,12 @@ pub async fn run(overrides: &Overrides, args: DemoArgs) -> anyhow::Result<ExitCo
         o.data_dir = Some(data);
     }
     let config = Config::load(&o)?;
+    // A fresh run: letters and batches of an earlier run would be mistaken for this one's.
+    let post_dir = args.out.join("post");
+    if post_dir.exists() {
+        std::fs::remove_dir_all(&post_dir)
+            .with_context(|| format!("cannot remove {}", post_dir.display()))?;
+    }
     let requests = args.out.join("requests.jsonl");
     write_requests(&requests, args.cards)?;
 
@@ -89,6 +97,9 @@ pub async fn run(overrides: &Overrides, args: DemoArgs) -> anyhow::Result<ExitCo
         }
     );
 
+    let post = super::fulfil::fulfil_stage(&store, &args.out).await?;
+    let post_clean = post["refused"].as_array().is_some_and(|r| r.is_empty());
+
     let counts = store.card_counts().await?;
     let jobs = store.job_counts().await?;
     let audit = store.verify_audit().await?;
@@ -116,6 +127,7 @@ pub async fn run(overrides: &Overrides, args: DemoArgs) -> anyhow::Result<ExitCo
         "jobs": jobs.iter().map(|(k, s, n)| json!({ "kind": k, "state": s, "count": n })).collect::<Vec<_>>(),
         "render": rendered,
         "encode": encoded,
+        "post": post,
         "stock": { "personalised": stock.total(|l| l.personalised), "spoiled": stock.total(|l| l.spoiled), "on_hand": stock.total(|l| l.on_hand), "problems": stock.problems },
         "audit": { "records": audit.records, "intact": audit.is_intact(), "head": audit.head_hash },
         "seconds": started.elapsed().as_secs_f64(),
@@ -130,7 +142,7 @@ pub async fn run(overrides: &Overrides, args: DemoArgs) -> anyhow::Result<ExitCo
     );
     store.close().await;
     Ok(
-        if report.is_clean() && audit.is_intact() && stock.reconciles() {
+        if report.is_clean() && audit.is_intact() && stock.reconciles() && post_clean {
             ExitCode::SUCCESS
         } else {
             ExitCode::FAILURE

@@ -5,6 +5,7 @@ mod bench;
 pub mod chip;
 mod demo;
 mod fixtures;
+mod fulfil;
 mod import;
 mod insert;
 mod post;
@@ -79,8 +80,9 @@ enum Command {
     /// Audit trail tools.
     #[command(subcommand)]
     Audit(audit::AuditCommand),
-    /// A production run on a fresh embedded database: imports the fixture requests and prints a
-    /// summary by state into --out.
+    /// A production run on a fresh embedded database: imports the fixture requests, renders,
+    /// encodes, posts (letters, inserting, batch, manifest, hand-over) and writes a summary
+    /// into --out.
     Demo(demo::DemoArgs),
     /// Measure intake throughput over HTTP and job-claim latency; prints a table.
     Bench(bench::BenchArgs),
@@ -98,7 +100,7 @@ enum Command {
     /// Certificates and keys of EF.SOD signing (test PKI, HSM document-signer key).
     #[command(subcommand)]
     Pki(chip::PkiCommand),
-    /// The post: UPU S10 item-id ranges.
+    /// The post: S10 id ranges, carrier letters and coupons, postal batches and manifests.
     #[command(subcommand)]
     Post(post::PostCommand),
 }

@@ -1,5 +1,5 @@
-//! `cqcfab post …`: the post's side of the bureau (S10 id ranges; batches and manifests to
-//! come with the fulfilment issue).
+//! `cqcfab post …`: the post's side of the bureau: S10 id ranges, carrier letters and return
+//! coupons, postal batches with their manifests and cover sheets, the hand-over.
 
 use std::process::ExitCode;
 
@@ -16,7 +16,57 @@ pub enum PostCommand {
     /// Give every personalised card without an envelope its mail piece (an S10 id from the
     /// ranges) and write its carrier letter and return coupon (PDF) into --out.
     Letters(LettersArgs),
+    /// Postal batches: close the day's inserted pieces into a batch (manifest CSV, totals,
+    /// cover sheet), export a closed batch again, hand it to the post.
+    #[command(subcommand)]
+    Batch(BatchCommand),
 }
+
+#[derive(Debug, Subcommand)]
+pub enum BatchCommand {
+    /// Put every inserted piece of --product into the open batch of --date, close it (pieces
+    /// numbered in postcode order, sealed with the manifest's SHA-256) and write
+    /// <batch>.manifest.csv, <batch>.totals.csv and <batch>.cover.pdf into --out.
+    Close(BatchCloseArgs),
+    /// Write a closed batch's files again: the same bytes, checked against the seal.
+    Export(BatchExportArgs),
+    /// Every batch: state, pieces, weight, seal.
+    List,
+    /// The post took the batch: every piece and card dispatched, the portal told
+    /// (piece.dispatched events).
+    HandOver(BatchIdArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BatchCloseArgs {
+    /// The postal product, as given to `post letters`.
+    #[arg(long, default_value = "lettre-suivie")]
+    pub product: String,
+    /// Dispatch date (YYYY-MM-DD) [default: today in Paris].
+    #[arg(long)]
+    pub date: Option<String>,
+    /// Where the manifest, totals and cover sheet go.
+    #[arg(long)]
+    pub out: std::path::PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct BatchExportArgs {
+    #[arg(long = "batch")]
+    pub batch_id: String,
+    #[arg(long)]
+    pub out: std::path::PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct BatchIdArgs {
+    #[arg(long = "batch")]
+    pub batch_id: String,
+}
+
+/// Crash drill only: hold the closing transaction open this many milliseconds before the
+/// seal, so that a test can kill the process in the middle of a close.
+pub const DRILL_CLOSE_PAUSE: &str = "CQCFAB_DRILL_CLOSE_PAUSE_MS";
 
 #[derive(Debug, Args)]
 pub struct LettersArgs {
@@ -60,6 +110,7 @@ pub async fn run(config: &Config, cmd: PostCommand) -> anyhow::Result<ExitCode> 
     let cmd = match cmd {
         PostCommand::Range(cmd) => cmd,
         PostCommand::Letters(args) => return letters(config, args).await,
+        PostCommand::Batch(cmd) => return batch(config, cmd).await,
     };
     let store = super::open_store(config).await?;
     match cmd {
@@ -113,29 +164,175 @@ const MONTHS: [&str; 12] = [
     "décembre",
 ];
 
+/// "27 novembre 2026".
+fn date_fr(d: time::Date) -> String {
+    format!(
+        "{} {} {}",
+        d.day(),
+        MONTHS[usize::from(u8::from(d.month())) - 1],
+        d.year()
+    )
+}
+
+async fn batch(config: &Config, cmd: BatchCommand) -> anyhow::Result<ExitCode> {
+    use anyhow::Context;
+    let store = super::open_store(config).await?;
+    match cmd {
+        BatchCommand::Close(a) => {
+            let date = match a.date {
+                Some(d) => {
+                    let fmt = time::macros::format_description!("[year]-[month]-[day]");
+                    time::Date::parse(&d, fmt)
+                        .with_context(|| format!("--date {d}: expected YYYY-MM-DD"))?
+                }
+                None => store.clock().today(),
+            };
+            let day = date.to_string();
+            let (batch, joined) = store.batch_inserted(&a.product, &day, "cli").await?;
+            println!("batch {}: {joined} piece(s) joined now", batch.batch_id);
+            let pause = std::env::var(DRILL_CLOSE_PAUSE)
+                .ok()
+                .and_then(|ms| ms.parse().ok())
+                .map(std::time::Duration::from_millis);
+            if pause.is_some() {
+                println!("closing batch {} (crash drill pause)", batch.batch_id);
+            }
+            let manifest = store.close_batch(&batch.batch_id, "cli", pause).await?;
+            let files = write_batch(&a.out, &manifest, date)?;
+            println!(
+                "batch {} closed: {} piece(s), {} g, manifest SHA-256 {}",
+                manifest.batch.batch_id,
+                manifest.totals.pieces,
+                manifest.totals.weight_g,
+                manifest.sha256
+            );
+            for f in files {
+                println!("  {}", f.display());
+            }
+        }
+        BatchCommand::Export(a) => {
+            let manifest = store.batch_manifest(&a.batch_id).await?;
+            let fmt = time::macros::format_description!("[year]-[month]-[day]");
+            let date = time::Date::parse(&manifest.batch.dispatch_date, fmt)
+                .with_context(|| format!("batch {}: stored dispatch date", a.batch_id))?;
+            for f in write_batch(&a.out, &manifest, date)? {
+                println!("{}", f.display());
+            }
+        }
+        BatchCommand::List => {
+            println!(
+                "{:<32} {:<12} {:<11} {:>7} {:>9}  manifest SHA-256",
+                "batch", "state", "dispatch", "pieces", "weight g"
+            );
+            for b in store.batches().await? {
+                println!(
+                    "{:<32} {:<12} {:<11} {:>7} {:>9}  {}",
+                    b.batch_id,
+                    b.state,
+                    b.dispatch_date,
+                    b.pieces.map_or("-".into(), |n| n.to_string()),
+                    b.weight_g.map_or("-".into(), |n| n.to_string()),
+                    b.manifest_sha256.as_deref().unwrap_or("-")
+                );
+            }
+        }
+        BatchCommand::HandOver(a) => {
+            let n = store.hand_over(&a.batch_id, "cli").await?;
+            println!(
+                "batch {} handed to the post: {n} piece(s) dispatched, the portal told",
+                a.batch_id
+            );
+        }
+    }
+    store.close().await;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Writes a batch's manifest, totals and cover sheet into `out`; returns their paths.
+pub(crate) fn write_batch(
+    out: &std::path::Path,
+    m: &crate::store::batches::Manifest,
+    dispatch: time::Date,
+) -> anyhow::Result<Vec<std::path::PathBuf>> {
+    use anyhow::Context;
+    std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
+    let id = &m.batch.batch_id;
+    let closed_at = m
+        .batch
+        .closed_at
+        .and_then(|ms| {
+            time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000).ok()
+        })
+        .and_then(|t| {
+            t.format(time::macros::format_description!(
+                "[day]/[month]/[year] [hour]:[minute] UTC"
+            ))
+            .ok()
+        })
+        .unwrap_or_default();
+    let cover = crate::post::cover::Cover {
+        batch_id: id,
+        product: &m.batch.product,
+        dispatch_date_fr: &date_fr(dispatch),
+        closed_at: &closed_at,
+        pieces: m.totals.pieces,
+        weight_g: m.totals.weight_g,
+        by_product: &m.totals.by_product,
+        by_departement: &m.by_departement,
+        manifest_sha256: &m.sha256,
+    };
+    let fonts = crate::render::fonts::fonts()?;
+    let files = [
+        (format!("{id}.manifest.csv"), m.csv.clone()),
+        (format!("{id}.totals.csv"), m.totals_csv.clone()),
+        (
+            format!("{id}.cover.pdf"),
+            crate::post::cover::pdf(&cover, fonts)?,
+        ),
+    ];
+    let mut paths = Vec::new();
+    for (name, bytes) in files {
+        let path = out.join(name);
+        std::fs::write(&path, bytes).with_context(|| format!("cannot write {}", path.display()))?;
+        paths.push(path);
+    }
+    Ok(paths)
+}
+
 async fn letters(config: &Config, args: LettersArgs) -> anyhow::Result<ExitCode> {
+    let service = ServiceIndicator::new(&args.service)?;
+    let store = super::open_store(config).await?;
+    let made = make_letters(&store, &args.out, service, &args.product, "cli").await?;
+    println!(
+        "{} carrier letter(s) and return coupon(s) written to {}",
+        made.len(),
+        args.out.display()
+    );
+    store.close().await;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Gives every personalised card without an envelope its piece and writes its carrier
+/// letter and return coupon into `out`. Returns (piece id, card number) pairs.
+pub(crate) async fn make_letters(
+    store: &crate::store::Store,
+    out: &std::path::Path,
+    service: ServiceIndicator,
+    product: &str,
+    actor: &str,
+) -> anyhow::Result<Vec<(String, String)>> {
     use crate::domain::card_number::CardNumber;
     use crate::post::{coupon, letter};
     use anyhow::Context;
 
-    let service = ServiceIndicator::new(&args.service)?;
-    let store = super::open_store(config).await?;
-    std::fs::create_dir_all(&args.out)
-        .with_context(|| format!("cannot create {}", args.out.display()))?;
+    std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
     let fonts = crate::render::fonts::fonts()?;
-    let today = store.clock().today();
-    let date_fr = format!(
-        "Paris, le {} {} {}",
-        today.day(),
-        MONTHS[usize::from(u8::from(today.month())) - 1],
-        today.year()
-    );
+    let date_fr = format!("Paris, le {}", date_fr(store.clock().today()));
     let waiting = store.cards_awaiting_piece().await?;
-    let bar = super::progress(waiting.len() as u64, "carrier letters");
+    let bar = super::progress(waiting.len() as u64, "letters");
+    let mut made = Vec::with_capacity(waiting.len());
     for number in &waiting {
-        let (piece, _) = store
-            .piece_for(number, service, &args.product, "cli")
-            .await?;
+        let (piece, _) = store.piece_for(number, service, product, actor).await?;
         let card = store
             .card_by_number(number)
             .await?
@@ -156,23 +353,17 @@ async fn letters(config: &Config, args: LettersArgs) -> anyhow::Result<ExitCode>
             code: coupon::CouponCode::for_card(CardNumber::parse(number)?),
             holder: holder.trim(),
         };
-        let base = args.out.join(&piece.piece_id);
-        std::fs::write(
-            base.with_extension("carrier.pdf"),
-            letter::pdf(&carrier, fonts)?,
-        )?;
-        std::fs::write(
-            base.with_extension("coupon.pdf"),
-            coupon::pdf(&sheet, fonts)?,
-        )?;
+        for (suffix, bytes) in [
+            ("carrier.pdf", letter::pdf(&carrier, fonts)?),
+            ("coupon.pdf", coupon::pdf(&sheet, fonts)?),
+        ] {
+            let path = out.join(format!("{}.{suffix}", piece.piece_id));
+            std::fs::write(&path, bytes)
+                .with_context(|| format!("cannot write {}", path.display()))?;
+        }
+        made.push((piece.piece_id, number.clone()));
         bar.inc(1);
     }
     bar.finish_and_clear();
-    println!(
-        "{} carrier letter(s) and return coupon(s) written to {}",
-        waiting.len(),
-        args.out.display()
-    );
-    store.close().await;
-    Ok(ExitCode::SUCCESS)
+    Ok(made)
 }

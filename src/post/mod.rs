@@ -1,5 +1,5 @@
 //! The post: item identifiers, carrier letters and return coupons, batch manifests and cover
-//! sheets (and, to come, batches themselves).
+//! sheets. Batches themselves (grouping, sealing, hand-over) live in the store (`store::batches`).
 
 pub mod cell;
 pub mod coupon;

@@ -212,7 +212,7 @@ impl Line {
                 piece_card,
             }) => {
                 self.tally.mismatches += 1;
-                tracing::error!(station = %self.station, card = %offered, piece = %piece_id, piece_card = %piece_card, "card-to-carrier mismatch: line stopped");
+                tracing::warn!(station = %self.station, card = %offered, piece = %piece_id, piece_card = %piece_card, "card-to-carrier mismatch: line stopped");
                 let why = format!(
                     "la carte {offered} n'est pas celle du pli {piece_id} (ce pli est pour la \
                      carte {piece_card}) ; mettre la carte et le pli de côté"

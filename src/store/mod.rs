@@ -123,6 +123,7 @@ pub mod jobs;
 pub mod outbox;
 #[macro_use]
 pub mod pieces;
+pub mod batches;
 pub mod insertion;
 pub mod requests;
 pub mod s10;

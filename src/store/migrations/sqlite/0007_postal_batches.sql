@@ -1,0 +1,42 @@
+-- Postal batches (docs/post.md): the inserted pieces of one product and dispatch date, handed
+-- to the post together with their manifest. A batch is open while pieces join it; closing
+-- numbers its pieces in presort order (postcode, piece id) and records the SHA-256 of the
+-- manifest, after which nothing in it changes; handing it over dispatches every piece.
+CREATE TABLE postal_batches (
+    batch_id        TEXT PRIMARY KEY,
+    product         TEXT NOT NULL,
+    dispatch_date   TEXT NOT NULL,
+    state           TEXT NOT NULL CHECK (state IN ('open', 'closed', 'handed_over')),
+    pieces          INTEGER,
+    weight_g        INTEGER,
+    manifest_sha256 TEXT,
+    opened_at       INTEGER NOT NULL,
+    opened_by       TEXT NOT NULL,
+    closed_at       INTEGER,
+    closed_by       TEXT,
+    handed_over_at  INTEGER,
+    handed_over_by  TEXT,
+    -- closed means sealed: a manifest hash exists exactly when the batch is no longer open
+    CHECK ((state = 'open') = (manifest_sha256 IS NULL))
+);
+-- One open batch per product and dispatch date: every inserted piece has one place to go.
+CREATE UNIQUE INDEX postal_batches_one_open ON postal_batches (product, dispatch_date)
+    WHERE state = 'open';
+
+ALTER TABLE mail_pieces ADD COLUMN batch_id TEXT REFERENCES postal_batches (batch_id);
+ALTER TABLE mail_pieces ADD COLUMN sequence INTEGER;
+CREATE UNIQUE INDEX mail_pieces_batch_sequence ON mail_pieces (batch_id, sequence);
+CREATE INDEX mail_pieces_batch ON mail_pieces (batch_id, postcode, piece_id);
+CREATE INDEX mail_pieces_state ON mail_pieces (state, product);
+
+-- A sealed batch is immutable, whatever code touches it: no piece joins, leaves or is
+-- renumbered once its batch is closed.
+CREATE TRIGGER mail_pieces_sealed_batch
+BEFORE UPDATE OF batch_id, sequence ON mail_pieces
+WHEN (OLD.batch_id IS NOT NULL
+      AND (SELECT state FROM postal_batches WHERE batch_id = OLD.batch_id) <> 'open')
+  OR (NEW.batch_id IS NOT NULL AND NEW.batch_id IS NOT OLD.batch_id
+      AND (SELECT state FROM postal_batches WHERE batch_id = NEW.batch_id) <> 'open')
+BEGIN
+    SELECT RAISE(ABORT, 'postal batch is closed: its pieces cannot change');
+END;
