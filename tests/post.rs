@@ -25,6 +25,7 @@ on_both_backends!(clock();
     a_rolled_back_allocation_gives_its_id_back,
     concurrent_allocations_never_share_an_id,
     a_personalised_card_gets_one_piece_and_its_letters,
+    a_letters_run_the_ranges_cannot_cover_makes_nothing,
 );
 
 async fn allocate_one(db: &TestDb, service: ServiceIndicator) -> Result<S10Id, RangeError> {
@@ -233,6 +234,53 @@ async fn a_personalised_card_gets_one_piece_and_its_letters(db: &TestDb) {
         ]
     );
     assert!(s.verify_audit().await.unwrap().is_intact());
+}
+
+fn letters_run(db: &TestDb, out: &std::path::Path) -> (bool, String) {
+    let run = std::process::Command::new(env!("CARGO_BIN_EXE_cqcfab"))
+        .args(db.cli_args())
+        .args(["post", "letters", "--out"])
+        .arg(out)
+        .env_remove("CQCFAB_CONFIG")
+        .output()
+        .unwrap();
+    (
+        run.status.success(),
+        String::from_utf8_lossy(&run.stdout).into_owned() + &String::from_utf8_lossy(&run.stderr),
+    )
+}
+
+async fn a_letters_run_the_ranges_cannot_cover_makes_nothing(db: &TestDb) {
+    let s = &db.store;
+    let numbers = common::production::rendered_cards(db, 3).await;
+    common::production::mark_personalised(db, &numbers).await;
+    s.add_s10_range("EE-SMALL", ee(), 100, 101, "test")
+        .await
+        .unwrap();
+    let out = tempfile::tempdir().unwrap();
+    // Two ids for three cards: refused before the first letter, said plainly.
+    let (ok, text) = letters_run(db, out.path());
+    assert!(!ok, "{text}");
+    assert!(
+        text.contains("3 card(s) wait for a carrier but only 2 S10 id(s) of service EE"),
+        "{text}"
+    );
+    assert!(text.contains("nothing was made"), "{text}");
+    assert_eq!(s.cards_awaiting_piece().await.unwrap().len(), 3);
+    assert_eq!(s.s10_ranges().await.unwrap()[0].next_serial, 100);
+    assert!(std::fs::read_dir(out.path()).unwrap().next().is_none());
+    // The next range arrives: the run goes through, and warns that ids are running low.
+    s.add_s10_range("EE-NEXT", ee(), 200, 1199, "test")
+        .await
+        .unwrap();
+    let (ok, text) = letters_run(db, out.path());
+    assert!(ok, "{text}");
+    assert!(text.contains("3 carrier letter(s)"), "{text}");
+    assert!(
+        text.contains("only 999 S10 id(s) of service EE are left"),
+        "{text}"
+    );
+    assert!(s.cards_awaiting_piece().await.unwrap().is_empty());
 }
 
 /// A carrier letter as the post and the mailroom see it: exactly two codes, a Code 128 and a

@@ -312,6 +312,9 @@ async fn letters(config: &Config, args: LettersArgs) -> anyhow::Result<ExitCode>
     Ok(ExitCode::SUCCESS)
 }
 
+/// Below this many S10 ids left after a run, the operator is warned to ask for a new range.
+const LOW_WATER: usize = 1000;
+
 /// Gives every personalised card without an envelope its piece and writes its carrier
 /// letter and return coupon into `out`. Returns (piece id, card number) pairs.
 pub(crate) async fn make_letters(
@@ -329,6 +332,34 @@ pub(crate) async fn make_letters(
     let fonts = crate::render::fonts::fonts()?;
     let date_fr = format!("Paris, le {}", date_fr(store.clock().today()));
     let waiting = store.cards_awaiting_piece().await?;
+    // Refuse the whole run before the first letter rather than stop halfway with envelopes
+    // for some cards and not for others.
+    let left: i64 = store
+        .s10_ranges()
+        .await?
+        .iter()
+        .filter(|r| r.service == service.as_str())
+        .map(|r| r.left())
+        .sum();
+    if (left as usize) < waiting.len() {
+        anyhow::bail!(
+            "{} card(s) wait for a carrier but only {left} S10 id(s) of service {service} are \
+             left: nothing was made; record the post's next range first (cqcfab post range add)",
+            waiting.len()
+        );
+    }
+    if left as usize - waiting.len() < LOW_WATER {
+        tracing::warn!(
+            service = %service,
+            left = left as usize - waiting.len(),
+            "S10 ids are running out: ask the post for the next range"
+        );
+        eprintln!(
+            "warning: after this run only {} S10 id(s) of service {service} are left: ask the \
+             post for the next range",
+            left as usize - waiting.len()
+        );
+    }
     let bar = super::progress(waiting.len() as u64, "letters");
     let mut made = Vec::with_capacity(waiting.len());
     for number in &waiting {
