@@ -350,3 +350,114 @@ async fn station_on_two_readers() {
     assert_eq!(report.total(|l| l.personalised), 8);
     db.cleanup().await;
 }
+
+/// The inserting bench identifying the card by its chip through pcscd: `cqcfab station
+/// insert --chip-reader` reads the serial of the card put on the vpcd reader (ATR checked,
+/// EF.IDENT read) and pairs it with the carrier scanned on its standard input.
+#[test]
+fn the_inserting_bench_reads_the_chip_serial_through_pcscd() {
+    use cqcfab::post::s10::ServiceIndicator;
+    use std::io::{BufRead, Write};
+    let _readers = READERS.lock().unwrap_or_else(|e| e.into_inner());
+    if !pcscd_available() {
+        return;
+    }
+    let waited = Instant::now();
+    while pcsc_reader::slot(READER).is_ok_and(|s| s.present) {
+        assert!(
+            waited.elapsed() < Duration::from_secs(10),
+            "{READER} still holds a card nobody serves"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    const SERIAL: u64 = 0x00C0_FFEE_0042;
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let (db, card, piece) = rt.block_on(async {
+        let db = common::TestDb::sqlite(Clock::fixed_on(date!(2026 - 11 - 27))).await;
+        let numbers = common::production::rendered_cards(&db, 1).await;
+        common::production::mark_personalised(&db, &numbers).await;
+        // Test set-up: the binding of a chip to its card is the encoding station's, proven
+        // above; here the card just has to be bound to the chip on the reader.
+        db.exec(
+            "UPDATE cards SET chip_serial = CAST($1 AS INTEGER) WHERE card_number = $2",
+            &[&SERIAL.to_string(), &numbers[0]],
+        )
+        .await
+        .expect("bind");
+        let ee = ServiceIndicator::new("EE").expect("EE");
+        db.store
+            .add_s10_range("EE-P", ee, 30_000_000, 30_000_009, "test")
+            .await
+            .expect("range");
+        let (piece, _) = db
+            .store
+            .piece_for(&numbers[0], ee, "lettre-suivie", "test")
+            .await
+            .expect("piece");
+        (db, numbers[0].clone(), piece.piece_id)
+    });
+
+    let stop = AtomicBool::new(false);
+    let addr: SocketAddr = ([127, 0, 0, 1], vpcd::DEFAULT_PORT).into();
+    std::thread::scope(|scope| {
+        let card_side = scope.spawn(|| {
+            let mut chip = VirtualCard::new(CardSpec::standard(SERIAL), MASTER, vec![]);
+            vpcd::serve(addr, &mut chip, &stop)
+        });
+        let _stop = StopOnDrop(&stop);
+        let mut child = Command::new(env!("CARGO_BIN_EXE_cqcfab"))
+            .args(db.cli_args())
+            .args(["station", "insert", "--chip-reader", READER])
+            .env_remove("CQCFAB_CONFIG")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("station");
+        let mut stdin = child.stdin.take().expect("stdin");
+        writeln!(stdin, "{piece}").expect("scan");
+        // The answer comes once the chip is read: wait for it before ending the input.
+        let mut out = std::io::BufReader::new(child.stdout.take().expect("stdout"));
+        let mut seen = String::new();
+        let want = format!("OK : carte {card} dans le pli {piece}");
+        while !seen.contains(&want) {
+            let mut line = String::new();
+            assert!(
+                out.read_line(&mut line).expect("read") > 0,
+                "the station ended: {seen}"
+            );
+            seen += &line;
+        }
+        drop(stdin);
+        let mut rest = String::new();
+        std::io::Read::read_to_string(&mut out, &mut rest).expect("rest");
+        assert!(child.wait().expect("wait").success(), "{seen}{rest}");
+        assert!(rest.contains("1 insérée(s)"), "{rest}");
+        stop.store(true, Ordering::Relaxed);
+        let _ = card_side.join();
+    });
+    let state = rt.block_on(async {
+        let c = db
+            .store
+            .card_by_number(&card)
+            .await
+            .expect("card")
+            .expect("card");
+        let history = db.store.audit_history("card", &card).await.expect("audit");
+        db.cleanup().await;
+        (c.state, history)
+    });
+    assert_eq!(state.0, "inserted");
+    let insert = state
+        .1
+        .iter()
+        .find(|r| r.action == "card.insert")
+        .expect("audited");
+    assert!(
+        insert
+            .after
+            .as_deref()
+            .unwrap_or("")
+            .contains("chip_serial"),
+        "{insert:?}"
+    );
+}
