@@ -150,6 +150,20 @@ fn opensc_read(fid: u16, len: usize) -> Vec<u8> {
     data
 }
 
+/// The test binary before this one (the demo) may have left its last card in the reader a
+/// moment ago: wait until pcscd has seen it go, or we would connect to that ghost and lose
+/// the transaction when pcscd notices.
+fn wait_for_empty_reader() {
+    let waited = Instant::now();
+    while pcsc_reader::slot(READER).is_ok_and(|s| s.present) {
+        assert!(
+            waited.elapsed() < Duration::from_secs(10),
+            "{READER} still holds a card nobody serves"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 /// The tests of this file share pcscd's two readers: one at a time.
 static READERS: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
@@ -159,17 +173,7 @@ fn a_card_personalised_through_pcscd_reads_back_with_opensc() {
     if !pcscd_available() {
         return;
     }
-    // The test binary before this one (the demo) may have left its last card in the reader a
-    // moment ago: wait until pcscd has seen it go, or we would connect to that ghost and lose
-    // the transaction when pcscd notices.
-    let waited = Instant::now();
-    while pcsc_reader::slot(READER).is_ok_and(|s| s.present) {
-        assert!(
-            waited.elapsed() < Duration::from_secs(10),
-            "{READER} still holds a card nobody serves"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_for_empty_reader();
     let stop = AtomicBool::new(false);
     let addr: SocketAddr = ([127, 0, 0, 1], vpcd::DEFAULT_PORT).into();
     let pki_dir = tempfile::tempdir().expect("tmp");
@@ -362,14 +366,7 @@ fn the_inserting_bench_reads_the_chip_serial_through_pcscd() {
     if !pcscd_available() {
         return;
     }
-    let waited = Instant::now();
-    while pcsc_reader::slot(READER).is_ok_and(|s| s.present) {
-        assert!(
-            waited.elapsed() < Duration::from_secs(10),
-            "{READER} still holds a card nobody serves"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_for_empty_reader();
     const SERIAL: u64 = 0x00C0_FFEE_0042;
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     let (db, card, piece) = rt.block_on(async {
