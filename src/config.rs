@@ -32,7 +32,26 @@ pub struct FileConfig {
     /// The chip: document signer and personalisation keys.
     #[serde(default)]
     pub chip: ChipConfig,
+    /// `[stations]`: station name = bearer token, for the stations that call the service
+    /// (the mailroom). Prefer `CQCFAB_STATION_TOKENS` for the secrets.
+    #[serde(default)]
+    pub stations: std::collections::BTreeMap<String, String>,
+    /// `[returns]`: returned mail.
+    #[serde(default)]
+    pub returns: ReturnsConfig,
 }
+
+/// `[returns]`: how long a returned card waits for its holder.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReturnsConfig {
+    /// Days the holder has to answer (resend or readdress) before the card goes to
+    /// destruction [default: 90].
+    pub decision_days: Option<u32>,
+}
+
+/// Days a returned card waits for its holder's decision when nothing is configured.
+pub const DEFAULT_DECISION_DAYS: u32 = 90;
 
 /// `[chip]`: who signs EF.SOD, and the test PKI's place. The HSM PIN comes only from the
 /// environment (`CQCFAB_PKCS11_PIN`), the personalisation master key from
@@ -62,6 +81,8 @@ pub struct Overrides {
     pub database_url: Option<String>,
     pub listen: Option<String>,
     pub portal_token: Option<String>,
+    /// `CQCFAB_STATION_TOKENS`: `name=token` pairs separated by commas.
+    pub station_tokens: Option<String>,
     pub log: Option<String>,
 }
 
@@ -76,6 +97,10 @@ pub struct Config {
     /// Issuing authority printed in field 4c of every card.
     pub authority: String,
     pub chip: ChipConfig,
+    /// Station name and bearer token of every station allowed to call the service.
+    pub stations: Vec<(String, String)>,
+    /// Days a returned card waits for its holder's decision.
+    pub decision_days: u32,
     /// The file that was read, if any.
     pub source: Option<PathBuf>,
 }
@@ -97,6 +122,11 @@ pub enum ConfigError {
     Parse { path: PathBuf, message: String },
     #[error("listen address {value:?} is not ADDRESS:PORT (e.g. 127.0.0.1:8080)")]
     Listen { value: String },
+    #[error(
+        "station token {which} is not name=token (names are letters, digits, '-' and '_'; \
+         tokens at least 16 characters)"
+    )]
+    StationToken { which: String },
 }
 
 impl Config {
@@ -145,6 +175,8 @@ impl Config {
                 .filter(|a| !a.trim().is_empty())
                 .unwrap_or_else(|| crate::render::card_data::DEFAULT_AUTHORITY.to_string()),
             chip: file.chip,
+            stations: stations(o.station_tokens.as_deref(), file.stations)?,
+            decision_days: file.returns.decision_days.unwrap_or(DEFAULT_DECISION_DAYS),
             source,
         })
     }
@@ -179,6 +211,41 @@ impl Config {
             },
         )
     }
+}
+
+/// The stations of the file, overridden name by name by `CQCFAB_STATION_TOKENS`.
+fn stations(
+    env: Option<&str>,
+    file: std::collections::BTreeMap<String, String>,
+) -> Result<Vec<(String, String)>, ConfigError> {
+    let mut all = file;
+    for (i, entry) in env
+        .unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|e| !e.is_empty())
+        .enumerate()
+    {
+        let (name, token) = entry
+            .split_once('=')
+            .ok_or_else(|| ConfigError::StationToken {
+                which: format!("number {} of CQCFAB_STATION_TOKENS", i + 1),
+            })?;
+        all.insert(name.trim().to_string(), token.trim().to_string());
+    }
+    let valid = |name: &str, token: &str| {
+        !name.is_empty()
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            && token.len() >= 16
+    };
+    if let Some((name, _)) = all.iter().find(|(n, t)| !valid(n, t)) {
+        return Err(ConfigError::StationToken {
+            which: format!("{name:?}"),
+        });
+    }
+    Ok(all.into_iter().collect())
 }
 
 fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
@@ -228,5 +295,38 @@ mod tests {
         })
         .unwrap_err();
         assert!(e.to_string().contains("data_dri"), "{e}");
+    }
+
+    #[test]
+    fn station_tokens_merge_file_and_environment_and_bad_ones_are_named_not_shown() {
+        let mut file = std::collections::BTreeMap::new();
+        file.insert("mailroom-1".to_string(), "f".repeat(20));
+        file.insert("quality-1".to_string(), "q".repeat(20));
+        let all = stations(
+            Some(&format!(
+                " mailroom-1={} , mailroom-2={}",
+                "e".repeat(16),
+                "z".repeat(16)
+            )),
+            file,
+        )
+        .unwrap();
+        assert_eq!(
+            all,
+            vec![
+                ("mailroom-1".to_string(), "e".repeat(16)),
+                ("mailroom-2".to_string(), "z".repeat(16)),
+                ("quality-1".to_string(), "q".repeat(20)),
+            ]
+        );
+        let e = stations(Some("mailroom-1"), Default::default()).unwrap_err();
+        assert!(e.to_string().contains("number 1"), "{e}");
+        let e = stations(Some("mailroom 1=short-secret"), Default::default()).unwrap_err();
+        let text = e.to_string();
+        assert!(text.contains("\"mailroom 1\""), "{text}");
+        assert!(
+            !text.contains("short-secret"),
+            "a token never appears: {text}"
+        );
     }
 }

@@ -5,7 +5,6 @@ mod common;
 
 use common::TestDb;
 use cqcfab::clock::Clock;
-use cqcfab::post::s10::ServiceIndicator;
 use cqcfab::station::insert::{Answer, Line, Scan};
 use cqcfab::store::insertion::{CardKey, InsertError};
 use time::macros::date;
@@ -22,29 +21,7 @@ on_both_backends!(clock();
     the_inserting_command_takes_scans_from_a_wedge_scanner,
 );
 
-const PRODUCT: &str = "lettre-suivie";
-
-/// `n` personalised cards, each with its carrier (piece): (card number, piece id) pairs.
-async fn cards_with_carriers(db: &TestDb, n: usize) -> Vec<(String, String)> {
-    let mut numbers = common::production::rendered_cards(db, n).await;
-    numbers.sort();
-    common::production::mark_personalised(db, &numbers).await;
-    let ee = ServiceIndicator::new("EE").unwrap();
-    db.store
-        .add_s10_range("EE-T", ee, 10_000_000, 10_000_999, "test")
-        .await
-        .unwrap();
-    let mut pairs = Vec::new();
-    for number in numbers {
-        let (piece, _) = db
-            .store
-            .piece_for(&number, ee, PRODUCT, "test")
-            .await
-            .unwrap();
-        pairs.push((number, piece.piece_id));
-    }
-    pairs
-}
+use common::production::PRODUCT;
 
 async fn state_of(db: &TestDb, card: &str) -> String {
     db.store.card_by_number(card).await.unwrap().unwrap().state
@@ -59,7 +36,7 @@ async fn piece_state(db: &TestDb, card: &str) -> String {
 
 async fn a_card_goes_only_into_its_own_carrier(db: &TestDb) {
     let s = &db.store;
-    let pairs = cards_with_carriers(db, 3).await;
+    let pairs = common::production::cards_with_carriers(db, 3).await;
     let (card0, piece0) = &pairs[0];
     let (card1, piece1) = &pairs[1];
 
@@ -146,7 +123,7 @@ async fn a_card_goes_only_into_its_own_carrier(db: &TestDb) {
 }
 
 async fn the_line_stops_on_a_mismatch_until_a_supervisor_clears_it(db: &TestDb) {
-    let pairs = cards_with_carriers(db, 2).await;
+    let pairs = common::production::cards_with_carriers(db, 2).await;
     let (card0, piece0) = &pairs[0];
     let (card1, piece1) = &pairs[1];
     let mut line = Line::new(db.store.clone(), "insert-t");
@@ -210,7 +187,7 @@ async fn the_line_stops_on_a_mismatch_until_a_supervisor_clears_it(db: &TestDb) 
 
 /// `n` cards inserted into their carriers.
 async fn inserted_pieces(db: &TestDb, n: usize) -> Vec<(String, String)> {
-    let pairs = cards_with_carriers(db, n).await;
+    let pairs = common::production::cards_with_carriers(db, n).await;
     for (card, piece) in &pairs {
         insert(db, card, piece).await;
     }
@@ -227,7 +204,7 @@ async fn insert(db: &TestDb, card: &str, piece: &str) {
 async fn a_batch_is_presorted_sealed_immutable_and_handed_over(db: &TestDb) {
     use cqcfab::store::batches::BatchError;
     let s = &db.store;
-    let mut pairs = cards_with_carriers(db, 5).await;
+    let mut pairs = common::production::cards_with_carriers(db, 5).await;
     let (late_card, late) = pairs.pop().unwrap();
     for (card, piece) in &pairs {
         insert(db, card, piece).await;
@@ -440,7 +417,7 @@ async fn a_crash_while_closing_leaves_the_batch_open(db: &TestDb) {
 }
 
 async fn the_inserting_command_takes_scans_from_a_wedge_scanner(db: &TestDb) {
-    let pairs = cards_with_carriers(db, 3).await;
+    let pairs = common::production::cards_with_carriers(db, 3).await;
     let (card0, piece0) = &pairs[0];
     let (card1, piece1) = &pairs[1];
     // A shift: a good pair, noise, a card with the wrong carrier (the line stops, the next

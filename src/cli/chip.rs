@@ -34,6 +34,10 @@ pub enum StationCommand {
     /// --chip-reader) and the carrier's piece barcode, in either order; only a matching pair
     /// is inserted, a mismatch stops the line until a supervisor types `CLEAR <name>`.
     Insert(super::insert::InsertArgs),
+    /// The mailroom: scan what the post brought back (the reason from the reason sheet, then
+    /// each piece); the service records the return and answers which storage slot takes the
+    /// card, or where else the piece goes. Reads a serial scanner; talks to `cqcfab serve`.
+    Mailroom(super::mailroom::MailroomArgs),
 }
 
 /// Where the readers are.
@@ -146,6 +150,7 @@ pub async fn station(config: &Config, cmd: StationCommand) -> anyhow::Result<Exi
     let args = match cmd {
         StationCommand::Encode(args) => args,
         StationCommand::Insert(args) => return super::insert::run(config, args).await,
+        StationCommand::Mailroom(args) => return super::mailroom::run(args).await,
     };
     let store = super::open_store(config).await?;
     let mode = if args.once {

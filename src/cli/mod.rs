@@ -8,6 +8,7 @@ mod fixtures;
 mod fulfil;
 mod import;
 mod insert;
+mod mailroom;
 mod post;
 mod render;
 mod serve;
@@ -88,7 +89,7 @@ enum Command {
     Bench(bench::BenchArgs),
     /// Generate synthetic requests (faces and signatures drawn by code, no real person).
     Fixtures(fixtures::FixturesArgs),
-    /// Production-line stations (chip encoding, inserting).
+    /// Production-line stations (chip encoding, inserting, the mailroom).
     #[command(subcommand)]
     Station(chip::StationCommand),
     /// The hardware simulator: keeps every vpcd reader of pcscd filled with a blank CQC card;
@@ -152,6 +153,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             _ => None,
         },
         portal_token: std::env::var("CQCFAB_PORTAL_TOKEN").ok(),
+        station_tokens: std::env::var("CQCFAB_STATION_TOKENS").ok(),
         log: cli.global.log.clone(),
     };
     match cli.command {

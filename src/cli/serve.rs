@@ -56,7 +56,9 @@ pub async fn run(config: &Config, args: &ServeArgs) -> anyhow::Result<ExitCode> 
     }
     serve(
         listener,
-        AppState::new(store.clone(), Some(Token::new(token))),
+        AppState::new(store.clone(), Some(Token::new(token)))
+            .with_stations(&config.stations)
+            .with_decision_days(config.decision_days),
         shutdown_signal(),
     )
     .await

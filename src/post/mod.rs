@@ -6,5 +6,6 @@ pub mod coupon;
 pub mod cover;
 pub mod letter;
 pub mod manifest;
+pub mod pnd;
 pub mod s10;
 pub mod sheet;

@@ -24,18 +24,51 @@ impl Token {
 
     /// True when the `Authorization: Bearer …` header carries this token.
     pub fn admits(&self, headers: &HeaderMap) -> bool {
-        let Some(value) = headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok()) else {
-            return false;
-        };
-        let Some(presented) = value.strip_prefix("Bearer ") else {
-            return false;
-        };
-        let digest: [u8; 32] = Sha256::digest(presented.trim().as_bytes()).into();
+        bearer_digest(headers).is_some_and(|d| self.is(&d))
+    }
+
+    fn is(&self, digest: &[u8; 32]) -> bool {
         digest
             .iter()
             .zip(self.0.iter())
             .fold(0u8, |acc, (a, b)| acc | (a ^ b))
             == 0
+    }
+}
+
+/// The digest of the bearer token presented, if any.
+fn bearer_digest(headers: &HeaderMap) -> Option<[u8; 32]> {
+    let value = headers.get(AUTHORIZATION)?.to_str().ok()?;
+    let presented = value.strip_prefix("Bearer ")?;
+    Some(Sha256::digest(presented.trim().as_bytes()).into())
+}
+
+/// The stations allowed to call the service, each known by the name of its token: the name is
+/// the actor the audit trail records for what the station does.
+#[derive(Debug, Clone, Default)]
+pub struct Stations(Vec<(String, Token)>);
+
+impl Stations {
+    pub fn new(stations: &[(String, String)]) -> Stations {
+        Stations(
+            stations
+                .iter()
+                .map(|(name, secret)| (name.clone(), Token::new(secret)))
+                .collect(),
+        )
+    }
+
+    /// The station whose token the request carries. Every token is compared, so the time
+    /// taken does not tell which one nearly matched.
+    pub fn identify(&self, headers: &HeaderMap) -> Option<&str> {
+        let digest = bearer_digest(headers)?;
+        self.0.iter().fold(None, |found, (name, t)| {
+            if t.is(&digest) {
+                Some(name.as_str())
+            } else {
+                found
+            }
+        })
     }
 }
 
@@ -55,5 +88,20 @@ mod tests {
         h.insert(AUTHORIZATION, "Basic s3cret".parse().unwrap());
         assert!(!t.admits(&h));
         assert_eq!(format!("{t:?}"), "Token(<redacted>)");
+    }
+
+    #[test]
+    fn a_station_is_known_by_its_own_token_only() {
+        let stations = Stations::new(&[
+            ("mailroom-1".into(), "one-secret-of-16+".into()),
+            ("mailroom-2".into(), "two-secret-of-16+".into()),
+        ]);
+        let mut h = HeaderMap::new();
+        assert_eq!(stations.identify(&h), None);
+        h.insert(AUTHORIZATION, "Bearer two-secret-of-16+".parse().unwrap());
+        assert_eq!(stations.identify(&h), Some("mailroom-2"));
+        h.insert(AUTHORIZATION, "Bearer one-secret-of-16".parse().unwrap());
+        assert_eq!(stations.identify(&h), None);
+        assert!(!format!("{stations:?}").contains("secret"));
     }
 }

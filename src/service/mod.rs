@@ -1,6 +1,7 @@
 //! The HTTP service: the portal API (and, with later capabilities, stations and the console).
 
 mod auth;
+mod mailroom;
 mod requests;
 
 use std::sync::Arc;
@@ -11,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::json;
 
-pub use auth::Token;
+pub use auth::{Stations, Token};
 
 use crate::intake::Intake;
 use crate::store::Store;
@@ -25,7 +26,14 @@ pub struct AppState {
     pub store: Store,
     pub intake: Intake,
     pub portal_token: Arc<Option<Token>>,
+    /// The stations that may call the station routes (the mailroom).
+    pub stations: Arc<Stations>,
+    /// How long a returned card waits for its holder's decision, in milliseconds.
+    pub decision_wait_ms: i64,
 }
+
+/// Milliseconds in a day.
+const DAY_MS: i64 = 86_400_000;
 
 impl AppState {
     pub fn new(store: Store, portal_token: Option<Token>) -> Self {
@@ -33,7 +41,21 @@ impl AppState {
             intake: Intake::new(store.clone()),
             store,
             portal_token: Arc::new(portal_token),
+            stations: Arc::new(Stations::default()),
+            decision_wait_ms: i64::from(crate::config::DEFAULT_DECISION_DAYS) * DAY_MS,
         }
+    }
+
+    /// Admits these stations (name, token).
+    pub fn with_stations(mut self, stations: &[(String, String)]) -> Self {
+        self.stations = Arc::new(Stations::new(stations));
+        self
+    }
+
+    /// A returned card waits `days` for its holder's decision.
+    pub fn with_decision_days(mut self, days: u32) -> Self {
+        self.decision_wait_ms = i64::from(days) * DAY_MS;
+        self
     }
 }
 
@@ -42,6 +64,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/v1/requests", post(requests::create))
         .route("/v1/requests/{request_id}", get(requests::show))
+        .route("/v1/stations/mailroom/scans", post(mailroom::scan))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready))
         .fallback(|| async { error(StatusCode::NOT_FOUND, "not_found", "no such route") })

@@ -13,7 +13,7 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use super::audit::{self, Entry};
-use super::cards::{self, CardRecord, TransitionError};
+use super::cards::{self, TransitionError};
 use super::{Store, StoreError, Tx, outbox};
 use crate::domain::lifecycle::{CardEvent, PieceState};
 use crate::post::manifest::{self, ManifestError, Row};
@@ -461,7 +461,7 @@ impl Store {
         for chunk in pieces.chunks(HAND_OVER_CHUNK) {
             let mut events = Vec::with_capacity(chunk.len());
             for (piece_id, card_id, sequence) in chunk {
-                let card = card_by_id(&mut tx, *card_id).await?;
+                let card = cards::by_id_in(&mut tx, *card_id).await?;
                 cards::apply(
                     &mut tx,
                     now,
@@ -756,16 +756,4 @@ async fn audit_join(
         audit::append_many(tx, now, &entries).await?;
     }
     Ok(())
-}
-
-async fn card_by_id(tx: &mut Tx, card_id: i64) -> Result<CardRecord, StoreError> {
-    let (number,): (String,) = on_tx!(tx, |c, pg| {
-        sqlx::query_as("SELECT card_number FROM cards WHERE id = $1")
-            .bind(card_id)
-            .fetch_one(&mut *c)
-            .await?
-    });
-    cards::by_number_in(tx, &number)
-        .await?
-        .ok_or_else(|| StoreError::Corrupt(format!("card {number} vanished")))
 }

@@ -120,6 +120,17 @@ pub async fn by_number_in(
     })
 }
 
+/// The card with row id `card_id`, read inside `tx`; a dangling id is corruption.
+pub async fn by_id_in(tx: &mut Tx, card_id: i64) -> Result<CardRecord, StoreError> {
+    on_tx!(tx, |c, pg| {
+        sqlx::query_as(select_card!("WHERE id = $1"))
+            .bind(card_id)
+            .fetch_optional(&mut *c)
+            .await?
+            .ok_or_else(|| StoreError::Corrupt(format!("card id {card_id} does not exist")))
+    })
+}
+
 /// The card bound to chip serial `serial`, read inside `tx` (the inserting station reads
 /// the chip rather than the print).
 pub async fn by_chip_serial_in(tx: &mut Tx, serial: i64) -> Result<Option<CardRecord>, StoreError> {

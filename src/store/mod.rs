@@ -126,6 +126,7 @@ pub mod pieces;
 pub mod batches;
 pub mod insertion;
 pub mod requests;
+pub mod returns;
 pub mod s10;
 pub mod scratch;
 pub mod stock;

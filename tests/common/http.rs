@@ -20,10 +20,14 @@ pub struct Server {
 
 impl Server {
     pub async fn start(store: &Store) -> Server {
+        Server::start_with(AppState::new(store.clone(), Some(Token::new(TOKEN)))).await
+    }
+
+    /// A server with `state` (stations, settings) rather than the portal-only default.
+    pub async fn start_with(state: AppState) -> Server {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let state = AppState::new(store.clone(), Some(Token::new(TOKEN)));
         let task = tokio::spawn(cqcfab::service::serve(listener, state, async {
             let _ = rx.await;
         }));

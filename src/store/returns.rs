@@ -1,0 +1,349 @@
+//! Returned undelivered mail (docs/returns.md): the mailroom scans a piece the post brought
+//! back; the return is recorded against that piece (and so against the address it was posted
+//! to), its card goes to a numbered storage slot to wait for the holder's decision, and the
+//! portal is told.
+//!
+//! Everything is decided in one transaction keyed to the piece: a duplicate scan finds the
+//! return already there and changes nothing; an old piece whose card has since gone elsewhere
+//! never touches the card's newer piece or address; a card that was revoked meanwhile (lost,
+//! stolen, replaced) is not stored for a decision but sent to the destruction tray.
+
+use serde_json::json;
+
+use super::audit::{self, Entry};
+use super::cards::{self, CardRecord, TransitionError};
+use super::pieces::Piece;
+use super::{Store, StoreError, Tx, outbox};
+use crate::clock::rfc3339;
+use crate::domain::lifecycle::{CardEvent, CardState, PieceEvent, PieceState};
+use crate::post::pnd::ReturnReason;
+
+/// Who scanned, where.
+#[derive(Debug, Clone, Copy)]
+pub struct Scanner<'a> {
+    /// The mailroom station (its token's name).
+    pub station: &'a str,
+    /// The clerk signed in at the station.
+    pub clerk: &'a str,
+}
+
+/// What the mailroom does with a returned piece.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReturnOutcome {
+    /// Put the card in storage slot `slot`; it waits there for the holder's decision.
+    Held {
+        piece_id: String,
+        card_number: String,
+        slot: i64,
+        reason: ReturnReason,
+        /// False when this piece was already scanned: nothing changed.
+        now: bool,
+    },
+    /// The card is no longer valid (revoked, lost, stolen, replaced...): destruction tray.
+    ToDestruction {
+        piece_id: String,
+        card_number: String,
+        card_state: String,
+        now: bool,
+    },
+    /// The piece was returned and dealt with long ago (resent, readdressed, destroyed): an
+    /// old envelope scanned again; nothing changes.
+    AlreadySettled { piece_id: String, state: String },
+}
+
+/// Why a return was not recorded.
+#[derive(Debug, thiserror::Error)]
+pub enum ReturnError {
+    #[error("piece {0} is not known to the bureau")]
+    UnknownPiece(String),
+    #[error("piece {piece_id} never went to the post (it is {state}): give it to a supervisor")]
+    NotPosted { piece_id: String, state: String },
+    #[error(transparent)]
+    Transition(#[from] TransitionError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// A stored return.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct ReturnRecord {
+    pub piece_id: String,
+    pub card_id: i64,
+    pub reason: String,
+    pub slot: Option<i64>,
+    pub outcome: String,
+    pub returned_at: i64,
+    pub decision_due_at: i64,
+    pub decision: Option<String>,
+    pub new_piece_id: Option<String>,
+}
+
+macro_rules! select_return {
+    ($rest:literal) => {
+        concat!(
+            "SELECT piece_id, card_id, reason, slot, outcome, returned_at, decision_due_at, \
+             decision, new_piece_id FROM mail_returns ",
+            $rest
+        )
+    };
+}
+
+/// Attempts at a slot when another node took the same one at the same time.
+const SLOT_ATTEMPTS: usize = 5;
+
+impl Store {
+    /// Records that the post brought back piece `piece_id` for `reason`. `decision_wait_ms`
+    /// is how long the holder has to answer before the card goes to destruction.
+    pub async fn record_return(
+        &self,
+        piece_id: &str,
+        reason: ReturnReason,
+        by: Scanner<'_>,
+        decision_wait_ms: i64,
+    ) -> Result<ReturnOutcome, ReturnError> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match self
+                .try_record_return(piece_id, reason, by, decision_wait_ms)
+                .await
+            {
+                Err(ReturnError::Store(e))
+                    if e.is_unique_violation() && attempt < SLOT_ATTEMPTS =>
+                {
+                    continue;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn try_record_return(
+        &self,
+        piece_id: &str,
+        reason: ReturnReason,
+        by: Scanner<'_>,
+        decision_wait_ms: i64,
+    ) -> Result<ReturnOutcome, ReturnError> {
+        let now = self.clock().now_ms();
+        let mut tx = self.begin().await?;
+        let piece: Piece = on_tx!(&mut tx, |c, pg| {
+            sqlx::query_as(select_piece!("WHERE piece_id = $1"))
+                .bind(piece_id)
+                .fetch_optional(&mut *c)
+                .await
+                .map_err(StoreError::from)?
+        })
+        .ok_or_else(|| ReturnError::UnknownPiece(piece_id.to_string()))?;
+        let card = cards::by_id_in(&mut tx, piece.card_id).await?;
+
+        if let Some(existing) = return_of(&mut tx, piece_id).await? {
+            tx.rollback().await?;
+            return Ok(settled(existing, &piece, &card));
+        }
+        let piece_state = PieceState::parse(&piece.state);
+        let Some(returned) = piece_state.and_then(|s| s.next(PieceEvent::ReturnUndelivered)) else {
+            return Err(ReturnError::NotPosted {
+                piece_id: piece.piece_id,
+                state: piece.state,
+            });
+        };
+        let card_state = CardState::parse(&card.state);
+        let awaiting = matches!(
+            card_state,
+            Some(CardState::Dispatched | CardState::HandedOver)
+        );
+        let (piece_to, slot, outcome) = if awaiting {
+            let slot = free_slot(&mut tx).await?;
+            let stored = returned
+                .next(PieceEvent::Store)
+                .ok_or_else(|| StoreError::Corrupt("a returned piece cannot be stored".into()))?;
+            (stored, Some(slot), "held")
+        } else {
+            (returned, None, "to_destruction")
+        };
+        on_tx!(&mut tx, |c, pg| {
+            sqlx::query(
+                "UPDATE mail_pieces SET state = $1, updated_at = $2 WHERE piece_id = $3 AND state = $4",
+            )
+            .bind(piece_to.as_str())
+            .bind(now)
+            .bind(&piece.piece_id)
+            .bind(&piece.state)
+            .execute(&mut *c)
+            .await
+            .map_err(StoreError::from)?;
+            sqlx::query(
+                "INSERT INTO mail_returns (piece_id, card_id, reason, slot, outcome, returned_at, \
+                 scanned_by, station, decision_due_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            )
+            .bind(&piece.piece_id)
+            .bind(piece.card_id)
+            .bind(reason.as_str())
+            .bind(slot)
+            .bind(outcome)
+            .bind(now)
+            .bind(by.clerk)
+            .bind(by.station)
+            .bind(now + decision_wait_ms)
+            .execute(&mut *c)
+            .await
+            .map_err(StoreError::from)?;
+        });
+        let details =
+            json!({ "piece_id": piece.piece_id, "reason": reason.as_str(), "slot": slot });
+        if awaiting {
+            let card = {
+                cards::apply(
+                    &mut tx,
+                    now,
+                    &card,
+                    CardEvent::ReturnUndelivered,
+                    by.clerk,
+                    Some(reason.label_fr()),
+                    details.clone(),
+                )
+                .await?;
+                cards::by_id_in(&mut tx, card.id).await?
+            };
+            cards::apply(
+                &mut tx,
+                now,
+                &card,
+                CardEvent::Store,
+                by.clerk,
+                None,
+                details.clone(),
+            )
+            .await?;
+        }
+        audit::append(
+            &mut tx,
+            now,
+            &Entry {
+                actor: by.clerk,
+                action: "piece.returned_undelivered",
+                entity_type: "mail_piece",
+                entity_id: &piece.piece_id,
+                before: Some(json!({ "state": piece.state })),
+                after: Some(json!({
+                    "state": piece_to.as_str(),
+                    "reason": reason.as_str(),
+                    "slot": slot,
+                    "outcome": outcome,
+                    "station": by.station,
+                })),
+                reason: Some(reason.label_fr()),
+            },
+        )
+        .await?;
+        outbox::push(
+            &mut tx,
+            now,
+            "piece.returned_undelivered",
+            json!({
+                "piece_id": piece.piece_id,
+                "card_number": card.card_number,
+                "request_id": card.request_id,
+                "reason": reason.as_str(),
+                // The address this piece was posted to: the portal asks the holder about
+                // this one, whatever address the holder has given since.
+                "posted_address": piece.address_lines(),
+                "decision_expected": awaiting,
+                "decision_due": awaiting.then(|| rfc3339(now + decision_wait_ms)),
+            }),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(match slot {
+            Some(slot) => ReturnOutcome::Held {
+                piece_id: piece.piece_id,
+                card_number: card.card_number,
+                slot,
+                reason,
+                now: true,
+            },
+            None => ReturnOutcome::ToDestruction {
+                piece_id: piece.piece_id,
+                card_number: card.card_number,
+                card_state: card.state,
+                now: true,
+            },
+        })
+    }
+
+    /// The return recorded for piece `piece_id`, if any.
+    pub async fn return_of_piece(
+        &self,
+        piece_id: &str,
+    ) -> Result<Option<ReturnRecord>, StoreError> {
+        on_read!(self, |p, pg| {
+            Ok(sqlx::query_as(select_return!("WHERE piece_id = $1"))
+                .bind(piece_id)
+                .fetch_optional(p)
+                .await?)
+        })
+    }
+
+    /// Cards in storage slots, by slot: the tray inventory a supervisor checks.
+    pub async fn held_in_slots(&self) -> Result<Vec<ReturnRecord>, StoreError> {
+        on_read!(self, |p, pg| {
+            Ok(
+                sqlx::query_as(select_return!("WHERE slot IS NOT NULL ORDER BY slot"))
+                    .fetch_all(p)
+                    .await?,
+            )
+        })
+    }
+}
+
+/// What an earlier scan of the same piece decided, told again.
+fn settled(existing: ReturnRecord, piece: &Piece, card: &CardRecord) -> ReturnOutcome {
+    let card_number = card.card_number.clone();
+    let reason = ReturnReason::parse(&existing.reason).unwrap_or(ReturnReason::Npai);
+    match (existing.slot, existing.outcome.as_str()) {
+        (Some(slot), _) => ReturnOutcome::Held {
+            piece_id: existing.piece_id,
+            card_number,
+            slot,
+            reason,
+            now: false,
+        },
+        (None, "to_destruction") if piece.state == PieceState::ReturnedUndelivered.as_str() => {
+            ReturnOutcome::ToDestruction {
+                piece_id: existing.piece_id,
+                card_number,
+                card_state: card.state.clone(),
+                now: false,
+            }
+        }
+        _ => ReturnOutcome::AlreadySettled {
+            piece_id: existing.piece_id,
+            state: piece.state.clone(),
+        },
+    }
+}
+
+async fn return_of(tx: &mut Tx, piece_id: &str) -> Result<Option<ReturnRecord>, StoreError> {
+    on_tx!(tx, |c, pg| {
+        Ok(sqlx::query_as(select_return!("WHERE piece_id = $1"))
+            .bind(piece_id)
+            .fetch_optional(&mut *c)
+            .await?)
+    })
+}
+
+/// The lowest free slot number: slots emptied by resends are filled again, so the shelf stays
+/// compact. Two nodes choosing the same slot at once meet the unique index; the caller retries.
+async fn free_slot(tx: &mut Tx) -> Result<i64, StoreError> {
+    on_tx!(tx, |c, pg| {
+        let (slot,): (i64,) = sqlx::query_as(
+            "SELECT CASE WHEN NOT EXISTS (SELECT 1 FROM mail_returns WHERE slot = 1) THEN 1 \
+             ELSE (SELECT MIN(r.slot) + 1 FROM mail_returns r WHERE r.slot IS NOT NULL \
+                   AND NOT EXISTS (SELECT 1 FROM mail_returns s WHERE s.slot = r.slot + 1)) END",
+        )
+        .fetch_one(&mut *c)
+        .await?;
+        Ok(slot)
+    })
+}
