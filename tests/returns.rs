@@ -32,6 +32,8 @@ on_both_backends!(clock();
     a_late_return_of_an_old_piece_never_touches_the_newer_one,
     the_scan_route_admits_stations_only_and_names_bad_input,
     the_mailroom_station_reads_a_serial_scanner_and_answers_through_the_service,
+    the_holders_decision_sends_the_card_again_from_its_slot,
+    a_decision_out_of_turn_is_refused_and_changes_nothing,
 );
 
 const DATE: &str = "2026-11-27";
@@ -558,5 +560,272 @@ async fn the_mailroom_station_reads_a_serial_scanner_and_answers_through_the_ser
         "the glued code recorded nothing"
     );
     assert_eq!(returned_events(db).await.len(), 2);
+    server.stop().await;
+}
+
+async fn decide(server: &Server, piece: &str, body: Value) -> (u16, Value) {
+    common::http::post_json(
+        server.addr,
+        &format!("/v1/returns/{piece}/decision"),
+        body.to_string().into_bytes(),
+    )
+    .await
+}
+
+fn new_address() -> Value {
+    json!({
+        "recipient": "M JEAN DUPONT",
+        "delivery_point": null,
+        "building": null,
+        "street": "4 QUAI JULES COURMONT",
+        "locality": null,
+        "postcode": "69002",
+        "city": "LYON",
+        "cedex": null,
+        "country": "FR"
+    })
+}
+
+async fn the_holders_decision_sends_the_card_again_from_its_slot(db: &TestDb) {
+    let s = &db.store;
+    let pairs = common::production::dispatched(db, 2, DATE).await;
+    let (card0, piece0) = &pairs[0];
+    let (card1, piece1) = &pairs[1];
+    for (_, piece) in &pairs {
+        s.record_return(piece, ReturnReason::Npai, by(), 90 * DAY_MS)
+            .await
+            .unwrap();
+    }
+    let server = Server::start_with(station_state(db)).await;
+
+    // Resend as is.
+    let (status, a) = decide(&server, piece0, json!({ "action": "resend" })).await;
+    assert_eq!(status, 200, "{a}");
+    assert_eq!(a["decision"], json!("resend"));
+    assert_eq!(a["card_number"], json!(card0));
+    // Readdress: a bad address and no payment are refused with every problem named.
+    let (status, a) = decide(
+        &server,
+        piece1,
+        json!({ "action": "readdress", "delivery_address": { "recipient": "M JEAN DUPONT",
+                "street": "4 QUAI JULES COURMONT", "postcode": "6900", "city": "LYON",
+                "country": "FR" } }),
+    )
+    .await;
+    assert_eq!(status, 422, "{a}");
+    let paths: Vec<&str> = a["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["path"].as_str().unwrap())
+        .collect();
+    assert!(paths.contains(&"payment_ref"), "{a}");
+    assert!(paths.contains(&"delivery_address.postcode"), "{a}");
+    assert_eq!(piece_states(db, card1).await[0].1, "awaiting_decision");
+    let (status, a) = decide(
+        &server,
+        piece1,
+        json!({ "action": "readdress", "payment_ref": "PAY-778812",
+                "delivery_address": new_address() }),
+    )
+    .await;
+    assert_eq!(status, 200, "{a}");
+    let c1 = s.card_by_number(card1).await.unwrap().unwrap();
+    assert_eq!(c1.postcode.as_deref(), Some("69002"));
+    assert_eq!(
+        c1.state, "held",
+        "the card stays in its slot until it is taken out"
+    );
+
+    // Answered once: a second answer is a conflict.
+    let (status, a) = decide(&server, piece0, json!({ "action": "resend" })).await;
+    assert_eq!(status, 409, "{a}");
+    assert!(
+        a["message"]
+            .as_str()
+            .unwrap()
+            .contains("already answered resend"),
+        "{a}"
+    );
+    let (status, _) = decide(&server, "EE999999995FR", json!({ "action": "resend" })).await;
+    assert_eq!(status, 404);
+
+    // Both cards are due for a new carrier; the readdressed one goes to the new address.
+    let mut due = s.cards_awaiting_piece().await.unwrap();
+    due.sort();
+    assert_eq!(due, [card0.clone(), card1.clone()]);
+    let ee = cqcfab::post::s10::ServiceIndicator::new("EE").unwrap();
+    let mut new_pieces = Vec::new();
+    for card in [card0, card1] {
+        let (p, made) = s
+            .piece_for(card, ee, common::production::PRODUCT, "test")
+            .await
+            .unwrap();
+        assert!(made);
+        new_pieces.push(p);
+    }
+    assert_eq!(new_pieces[1].postcode, "69002");
+    assert_eq!(
+        new_pieces[0].address,
+        s.pieces_of_card(s.card_by_number(card0).await.unwrap().unwrap().id,)
+            .await
+            .unwrap()[0]
+            .address,
+        "a resend goes to the address it was posted to"
+    );
+    let resent: Vec<Value> = s
+        .events(Some("piece.resent"))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| serde_json::from_str::<Value>(&e.payload).unwrap()["data"].clone())
+        .collect();
+    assert_eq!(resent.len(), 2);
+    assert_eq!(resent[0]["previous_piece_id"], json!(piece0));
+    assert_eq!(resent[1]["decision"], json!("readdress"));
+    assert!(s.cards_awaiting_piece().await.unwrap().is_empty());
+
+    // At the mailroom, the new carrier letter tells which slot holds its card.
+    let (status, a) = scan(
+        &server,
+        STATION_TOKEN,
+        &json!({ "code": new_pieces[0].piece_id, "reason": "npai", "clerk": "Nadia" }).to_string(),
+    )
+    .await;
+    assert_eq!(
+        (status, a["outcome"].as_str(), a["slot"].as_i64()),
+        (200, Some("retrieve"), Some(1)),
+        "{a}"
+    );
+    assert!(
+        a["message"].as_str().unwrap().contains(card0.as_str()),
+        "{a}"
+    );
+
+    // The inserting station's card-to-carrier match takes each card out of its slot.
+    let inserted = s
+        .insert_card(
+            &cqcfab::store::insertion::CardKey::Number(card0.clone()),
+            &new_pieces[0].piece_id,
+            "insert-t",
+        )
+        .await
+        .unwrap();
+    assert_eq!(inserted.from_slot, Some(1));
+    let inserted = s
+        .insert_card(
+            &cqcfab::store::insertion::CardKey::Number(card1.clone()),
+            &new_pieces[1].piece_id,
+            "insert-t",
+        )
+        .await
+        .unwrap();
+    assert_eq!(inserted.from_slot, Some(2));
+    assert!(
+        s.held_in_slots().await.unwrap().is_empty(),
+        "both slots are free"
+    );
+    let pairs: Vec<(String, String)> = vec![
+        (card0.clone(), new_pieces[0].piece_id.clone()),
+        (card1.clone(), new_pieces[1].piece_id.clone()),
+    ];
+    let (batch, _) = s
+        .batch_inserted(common::production::PRODUCT, "2026-11-30", "test")
+        .await
+        .unwrap();
+    s.close_batch(&batch.batch_id, "test", None).await.unwrap();
+    s.hand_over(&batch.batch_id, "test").await.unwrap();
+    for (card, piece) in &pairs {
+        assert_eq!(card_state(db, card).await, "dispatched");
+        assert!(
+            piece_states(db, card)
+                .await
+                .contains(&(piece.clone(), "dispatched".to_string()))
+        );
+    }
+    assert_eq!(
+        piece_states(db, card0).await[0],
+        (piece0.clone(), "resent".to_string())
+    );
+    assert_eq!(
+        piece_states(db, card1).await[0],
+        (piece1.clone(), "readdressed".to_string())
+    );
+
+    // The old envelope again, or a decision on it: nothing changes.
+    let (status, _) = decide(&server, piece0, json!({ "action": "resend" })).await;
+    assert_eq!(status, 409);
+    let out = s
+        .record_return(piece0, ReturnReason::Npai, by(), DAY_MS)
+        .await
+        .unwrap();
+    assert!(
+        matches!(out, ReturnOutcome::AlreadySettled { .. }),
+        "{out:?}"
+    );
+    assert_eq!(card_state(db, card0).await, "dispatched");
+    server.stop().await;
+}
+
+async fn a_decision_out_of_turn_is_refused_and_changes_nothing(db: &TestDb) {
+    let s = &db.store;
+    let pairs = common::production::dispatched(db, 2, DATE).await;
+    let (card0, piece0) = &pairs[0];
+    let (card1, piece1) = &pairs[1];
+    let server = Server::start_with(station_state(db)).await;
+    // Not returned: nothing to decide.
+    let (status, _) = decide(&server, piece0, json!({ "action": "resend" })).await;
+    assert_eq!(status, 404);
+    // Returned, but the time to answer is over.
+    s.record_return(piece0, ReturnReason::Npai, by(), -1)
+        .await
+        .unwrap();
+    let (status, a) = decide(&server, piece0, json!({ "action": "resend" })).await;
+    assert_eq!(status, 409, "{a}");
+    assert!(
+        a["message"]
+            .as_str()
+            .unwrap()
+            .contains("time to answer is over"),
+        "{a}"
+    );
+    assert_eq!(card_state(db, card0).await, "held");
+    // Returned after the card was revoked: destruction, no decision.
+    db.exec(
+        "UPDATE cards SET state = 'revoked' WHERE card_number = $1",
+        &[card1],
+    )
+    .await
+    .unwrap();
+    s.record_return(piece1, ReturnReason::Npai, by(), DAY_MS)
+        .await
+        .unwrap();
+    let (status, a) = decide(&server, piece1, json!({ "action": "resend" })).await;
+    assert_eq!(status, 409, "{a}");
+    // Malformed and unknown actions and fields: 422 naming them; wrong token: 401.
+    let (status, a) = decide(&server, piece0, json!({ "action": "burn" })).await;
+    assert_eq!(status, 422, "{a}");
+    let (status, a) = decide(&server, piece0, json!({ "action": "resend", "tip": 5 })).await;
+    assert_eq!(
+        (status, a["errors"][0]["path"].as_str()),
+        (422, Some("tip")),
+        "{a}"
+    );
+    let (status, _) = send(
+        server.addr,
+        "POST",
+        &format!("/v1/returns/{piece0}/decision"),
+        &[
+            ("content-type", "application/json"),
+            ("authorization", &format!("Bearer {STATION_TOKEN}")),
+        ],
+        br#"{"action":"resend"}"#.to_vec(),
+    )
+    .await;
+    assert_eq!(status, 401, "a station token is not the portal's");
+    assert_eq!(
+        s.return_of_piece(piece0).await.unwrap().unwrap().decision,
+        None
+    );
     server.stop().await;
 }

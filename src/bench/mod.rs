@@ -3,6 +3,7 @@
 
 pub mod claims;
 pub mod intake;
+pub mod mailroom;
 pub mod post;
 pub mod render;
 

@@ -47,6 +47,9 @@ pub enum Stage {
     /// Carrier letters and coupons; manifest of a 100,000-piece batch (memory, SQLite,
     /// PostgreSQL with --database-url).
     Post,
+    /// Mailroom scans answered through the service at 50 scans/s (SQLite, PostgreSQL with
+    /// --database-url).
+    Mailroom,
 }
 
 pub async fn run(overrides: &Overrides, args: BenchArgs) -> anyhow::Result<ExitCode> {
@@ -104,6 +107,9 @@ pub async fn run(overrides: &Overrides, args: BenchArgs) -> anyhow::Result<ExitC
     }
     if wants(Stage::Post) {
         rows.extend(post(overrides, &args, cores).await?);
+    }
+    if wants(Stage::Mailroom) {
+        rows.extend(mailroom(overrides, &args).await?);
     }
     if wants(Stage::Intake) || wants(Stage::Claims) {
         let dir = tempfile::tempdir().context("cannot create a temporary folder")?;
@@ -218,6 +224,44 @@ async fn post(overrides: &Overrides, args: &BenchArgs, cores: usize) -> anyhow::
             .await
             .context("cannot drop the bench database")?;
         rows.extend(r?);
+    }
+    Ok(rows)
+}
+
+/// Mailroom scans at 50 per second through the service, on SQLite and PostgreSQL.
+async fn mailroom(overrides: &Overrides, args: &BenchArgs) -> anyhow::Result<Vec<Row>> {
+    const RATE: f64 = 50.0;
+    let scans = if args.quick { 250 } else { 1500 };
+    let mut rows = Vec::new();
+    eprintln!("mailroom: SQLite, {scans} scans at {RATE} per second ...");
+    let dir = tempfile::tempdir().context("cannot create a temporary folder")?;
+    let store = Store::open(
+        &Location::SqliteFile(dir.path().join("mailroom.sqlite3")),
+        Clock::System,
+    )
+    .await?;
+    rows.push(bench::mailroom::scans(&store, "SQLite", scans, RATE).await?);
+    store.close().await;
+    if let Some(admin) = overrides
+        .database_url
+        .as_deref()
+        .filter(|u| u.starts_with("postgres"))
+    {
+        eprintln!("mailroom: PostgreSQL, {scans} scans at {RATE} per second ...");
+        let url = scratch::create(admin, "cqcfab_bench_mailroom")
+            .await
+            .context("cannot create a bench database")?;
+        let r = async {
+            let store = Store::open(&Location::Postgres(url.clone()), Clock::System).await?;
+            let r = bench::mailroom::scans(&store, "PostgreSQL", scans, RATE).await;
+            store.close().await;
+            anyhow::Ok(r?)
+        }
+        .await;
+        scratch::drop(admin, &url)
+            .await
+            .context("cannot drop the bench database")?;
+        rows.push(r?);
     }
     Ok(rows)
 }

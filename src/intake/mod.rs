@@ -13,6 +13,7 @@
 mod fingerprint;
 pub mod import;
 mod parse;
+pub use parse::delivery_address_of;
 mod walker;
 mod writer;
 

@@ -414,6 +414,16 @@ fn picture(w: &mut Walker, b64: &str, path: &str, rules: &images::Rules) -> Opti
     keep(w, images::check(bytes, rules, path))
 }
 
+/// A `delivery_address` object of the portal contract on its own (a readdress decision),
+/// checked exactly as in a request; every problem is listed, paths under `delivery_address`.
+pub fn delivery_address_of(v: &Value) -> Result<address::PostalAddress, Vec<Violation>> {
+    let mut w = Walker::default();
+    match delivery_address(&mut w, v) {
+        Some((_, a)) if w.errors.is_empty() => Ok(a),
+        _ => Err(w.errors),
+    }
+}
+
 fn delivery_address(w: &mut Walker, v: &Value) -> Option<(AddressInput, address::PostalAddress)> {
     let o = w.object(v, "delivery_address", ADDRESS)?;
     let recipient = w.req_str(&o, "recipient");

@@ -3,6 +3,7 @@
 mod auth;
 mod mailroom;
 mod requests;
+mod returns;
 
 use std::sync::Arc;
 
@@ -64,6 +65,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/v1/requests", post(requests::create))
         .route("/v1/requests/{request_id}", get(requests::show))
+        .route("/v1/returns/{piece_id}/decision", post(returns::decide))
         .route("/v1/stations/mailroom/scans", post(mailroom::scan))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready))

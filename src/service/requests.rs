@@ -13,7 +13,7 @@ use crate::intake::{IntakeError, Submission};
 
 const PORTAL: &str = "portal";
 
-fn authorised(state: &AppState, headers: &HeaderMap) -> bool {
+pub(super) fn authorised(state: &AppState, headers: &HeaderMap) -> bool {
     state
         .portal_token
         .as_ref()
@@ -21,7 +21,7 @@ fn authorised(state: &AppState, headers: &HeaderMap) -> bool {
         .is_some_and(|t| t.admits(headers))
 }
 
-fn unauthorised() -> Response {
+pub(super) fn unauthorised() -> Response {
     error(
         StatusCode::UNAUTHORIZED,
         "unauthorized",
@@ -29,7 +29,7 @@ fn unauthorised() -> Response {
     )
 }
 
-fn is_json(headers: &HeaderMap) -> bool {
+pub(super) fn is_json(headers: &HeaderMap) -> bool {
     headers
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())

@@ -88,11 +88,18 @@ impl std::fmt::Display for Answer {
             Answer::Waiting(m) | Answer::Refused(m) | Answer::Stopped(m) | Answer::Cleared(m) => {
                 f.write_str(m)
             }
-            Answer::Inserted(i) => write!(
-                f,
-                "OK : carte {} dans le pli {} — mettre sous enveloppe",
-                i.card_number, i.piece_id
-            ),
+            Answer::Inserted(i) => match i.from_slot {
+                Some(slot) => write!(
+                    f,
+                    "OK : carte {} sortie de la CASE {slot}, dans le pli {} — mettre sous enveloppe",
+                    i.card_number, i.piece_id
+                ),
+                None => write!(
+                    f,
+                    "OK : carte {} dans le pli {} — mettre sous enveloppe",
+                    i.card_number, i.piece_id
+                ),
+            },
             Answer::Already(i) => write!(
                 f,
                 "déjà fait : la carte {} est déjà dans le pli {} (rien n'a changé)",

@@ -76,6 +76,9 @@ pub enum Outcome {
     ToDestruction,
     /// An old envelope whose return was settled long ago: nothing changed.
     AlreadySettled,
+    /// The new carrier of a returned card whose holder answered: take the card out of its
+    /// slot for the inserting station.
+    Retrieve,
     /// A piece that never left: supervisor.
     NotPosted,
     /// A piece id the bureau never issued.
@@ -100,7 +103,7 @@ impl Outcome {
     pub fn is_ok(self) -> bool {
         matches!(
             self,
-            Outcome::Held | Outcome::AlreadyHeld | Outcome::ReasonSet
+            Outcome::Held | Outcome::AlreadyHeld | Outcome::ReasonSet | Outcome::Retrieve
         )
     }
 }
@@ -232,6 +235,19 @@ async fn piece(
             return Ok(a);
         }
         Err(ReturnError::NotPosted { piece_id, state }) => {
+            if let Some((card_number, slot)) = store.retrieval_for(&piece_id).await? {
+                let mut a = answer(
+                    Outcome::Retrieve,
+                    format!(
+                        "RETRAIT — sortez la carte {card_number} de la CASE {slot} et portez-la \
+                         avec ce pli {piece_id} au poste d'insertion"
+                    ),
+                );
+                a.slot = Some(slot);
+                a.piece_id = Some(piece_id);
+                a.card_number = Some(card_number);
+                return Ok(a);
+            }
             let mut a = answer(
                 Outcome::NotPosted,
                 format!(
@@ -346,6 +362,7 @@ mod tests {
             Outcome::AlreadyHeld,
             Outcome::ToDestruction,
             Outcome::AlreadySettled,
+            Outcome::Retrieve,
             Outcome::NotPosted,
             Outcome::UnknownPiece,
             Outcome::ReasonSet,
@@ -360,7 +377,12 @@ mod tests {
         .collect();
         assert_eq!(
             ok,
-            [Outcome::Held, Outcome::AlreadyHeld, Outcome::ReasonSet]
+            [
+                Outcome::Held,
+                Outcome::AlreadyHeld,
+                Outcome::Retrieve,
+                Outcome::ReasonSet
+            ]
         );
     }
 }

@@ -40,6 +40,8 @@ pub struct Inserted {
     pub piece_id: String,
     /// False when the pair was already inserted: the scan changed nothing.
     pub now: bool,
+    /// The storage slot the card was taken from (a returned card sent again).
+    pub from_slot: Option<i64>,
 }
 
 /// Why a card and a carrier were not put together.
@@ -132,6 +134,7 @@ impl Store {
                 card_number: offered.card_number,
                 piece_id: piece.piece_id,
                 now: false,
+                from_slot: None,
             });
         }
         let Some(to) = state.and_then(|s| s.next(PieceEvent::Insert)) else {
@@ -140,12 +143,42 @@ impl Store {
                 state: piece.state,
             });
         };
-        if offered.state != "personalised" {
-            return Err(InsertError::CardNotReady {
-                card_number: offered.card_number,
-                state: offered.state,
-            });
-        }
+        // A personalised card goes in for the first time; a held card (returned, its holder
+        // answered) leaves its storage slot for the new carrier made for it: this matched
+        // pair is the confirming scan of its retrieval.
+        let event = match offered.state.as_str() {
+            "personalised" => CardEvent::Insert,
+            "held" => CardEvent::Resend,
+            _ => {
+                return Err(InsertError::CardNotReady {
+                    card_number: offered.card_number,
+                    state: offered.state,
+                });
+            }
+        };
+        let from_slot: Option<i64> = if event == CardEvent::Resend {
+            on_tx!(&mut tx, |c, pg| {
+                let slot: Option<(Option<i64>,)> =
+                    sqlx::query_as("SELECT slot FROM mail_returns WHERE new_piece_id = $1")
+                        .bind(&piece.piece_id)
+                        .fetch_optional(&mut *c)
+                        .await
+                        .map_err(StoreError::from)?;
+                sqlx::query(
+                    "UPDATE mail_returns SET slot = NULL, retrieved_at = $1, retrieved_by = $2 \
+                     WHERE new_piece_id = $3",
+                )
+                .bind(now)
+                .bind(station)
+                .bind(&piece.piece_id)
+                .execute(&mut *c)
+                .await
+                .map_err(StoreError::from)?;
+                slot.and_then(|(s,)| s)
+            })
+        } else {
+            None
+        };
         on_tx!(&mut tx, |c, pg| {
             sqlx::query(
                 "UPDATE mail_pieces SET state = $1, updated_at = $2 WHERE piece_id = $3 AND state = $4",
@@ -162,10 +195,14 @@ impl Store {
             &mut tx,
             now,
             &offered,
-            CardEvent::Insert,
+            event,
             station,
             None,
-            json!({ "piece_id": piece.piece_id, "identified_by": key_kind(card) }),
+            json!({
+                "piece_id": piece.piece_id,
+                "identified_by": key_kind(card),
+                "from_slot": from_slot,
+            }),
         )
         .await?;
         tx.commit().await?;
@@ -173,6 +210,7 @@ impl Store {
             card_number: offered.card_number,
             piece_id: piece.piece_id,
             now: true,
+            from_slot,
         })
     }
 }

@@ -7,7 +7,7 @@ use serde_json::json;
 use super::audit::{self, Entry};
 use super::cards::{self, CardRecord};
 use super::s10::{self, RangeError};
-use super::{Store, StoreError};
+use super::{Store, StoreError, outbox};
 use crate::post::s10::{S10Id, ServiceIndicator};
 
 /// A new piece: its letters can be printed, the card is not in the envelope yet.
@@ -89,7 +89,22 @@ impl Store {
             tx.rollback().await?;
             return Ok((p, false));
         }
-        if card.state != "personalised" {
+        // A held card whose holder decided (resend, readdress) is due for a new carrier.
+        let resend_of: Option<(String, String)> = if card.state == "held" {
+            on_tx!(&mut tx, |c, pg| {
+                sqlx::query_as(
+                    "SELECT piece_id, decision FROM mail_returns WHERE card_id = $1 \
+                     AND decision IS NOT NULL AND new_piece_id IS NULL",
+                )
+                .bind(card.id)
+                .fetch_optional(&mut *c)
+                .await
+                .map_err(StoreError::from)?
+            })
+        } else {
+            None
+        };
+        if card.state != "personalised" && resend_of.is_none() {
             return Err(PieceError::NotPersonalised {
                 card_number: card_number.to_string(),
                 state: card.state,
@@ -131,6 +146,29 @@ impl Store {
             .await
             .map_err(StoreError::from)?;
         });
+        if let Some((previous, decision)) = &resend_of {
+            on_tx!(&mut tx, |c, pg| {
+                sqlx::query("UPDATE mail_returns SET new_piece_id = $1 WHERE piece_id = $2")
+                    .bind(&piece.piece_id)
+                    .bind(previous)
+                    .execute(&mut *c)
+                    .await
+                    .map_err(StoreError::from)?;
+            });
+            outbox::push(
+                &mut tx,
+                now,
+                "piece.resent",
+                json!({
+                    "piece_id": piece.piece_id,
+                    "previous_piece_id": previous,
+                    "decision": decision,
+                    "card_number": card.card_number,
+                    "request_id": card.request_id,
+                }),
+            )
+            .await?;
+        }
         audit::append(
             &mut tx,
             now,
@@ -154,11 +192,16 @@ impl Store {
         Ok((piece, true))
     }
 
-    /// Personalised cards that have no live piece yet, oldest first.
+    /// Cards due for a carrier letter, oldest first: personalised cards with no live piece
+    /// yet, and held cards whose holder decided to have them sent again.
     pub async fn cards_awaiting_piece(&self) -> Result<Vec<String>, StoreError> {
         let rows: Vec<(String,)> = on_read!(self, |p, pg| {
             sqlx::query_as(
-                "SELECT card_number FROM cards c WHERE state = 'personalised'
+                "SELECT card_number FROM cards c
+                 WHERE (state = 'personalised'
+                        OR (state = 'held' AND EXISTS (SELECT 1 FROM mail_returns r
+                            WHERE r.card_id = c.id AND r.decision IS NOT NULL
+                              AND r.new_piece_id IS NULL)))
                  AND NOT EXISTS (SELECT 1 FROM mail_pieces m WHERE m.card_id = c.id
                                  AND m.state IN ('created', 'inserted', 'batched'))
                  ORDER BY id",

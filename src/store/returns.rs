@@ -15,6 +15,7 @@ use super::cards::{self, CardRecord, TransitionError};
 use super::pieces::Piece;
 use super::{Store, StoreError, Tx, outbox};
 use crate::clock::rfc3339;
+use crate::domain::address::PostalAddress;
 use crate::domain::lifecycle::{CardEvent, CardState, PieceEvent, PieceState};
 use crate::post::pnd::ReturnReason;
 
@@ -285,6 +286,20 @@ impl Store {
         })
     }
 
+    /// For the new carrier `piece_id` of a decided return: the card it is for and the slot
+    /// the card waits in, so that the mailroom takes the right card out.
+    pub async fn retrieval_for(&self, piece_id: &str) -> Result<Option<(String, i64)>, StoreError> {
+        on_read!(self, |p, pg| {
+            Ok(sqlx::query_as(
+                "SELECT c.card_number, r.slot FROM mail_returns r JOIN cards c ON c.id = r.card_id \
+                 WHERE r.new_piece_id = $1 AND r.slot IS NOT NULL",
+            )
+            .bind(piece_id)
+            .fetch_optional(p)
+            .await?)
+        })
+    }
+
     /// Cards in storage slots, by slot: the tray inventory a supervisor checks.
     pub async fn held_in_slots(&self) -> Result<Vec<ReturnRecord>, StoreError> {
         on_read!(self, |p, pg| {
@@ -346,4 +361,233 @@ async fn free_slot(tx: &mut Tx) -> Result<i64, StoreError> {
         .await?;
         Ok(slot)
     })
+}
+
+/// The holder's answer to a returned piece (portal contract, `POST /v1/returns/{piece_id}/
+/// decision`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    /// Send the card again to the address it was posted to.
+    Resend,
+    /// Send it to a new address, paid for (`payment_ref`).
+    Readdress {
+        payment_ref: String,
+        address: PostalAddress,
+    },
+}
+
+impl Decision {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Decision::Resend => "resend",
+            Decision::Readdress { .. } => "readdress",
+        }
+    }
+}
+
+/// A decision taken: the card waits in `slot` for its new carrier letter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decided {
+    pub piece_id: String,
+    pub card_number: String,
+    pub decision: &'static str,
+    pub slot: Option<i64>,
+}
+
+/// Why a decision was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum DecisionError {
+    #[error("piece {0} is not known, or was never returned")]
+    Unknown(String),
+    #[error("piece {piece_id} is not waiting for a decision: {why}")]
+    NotAwaiting { piece_id: String, why: String },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl Store {
+    /// Records the holder's decision on returned piece `piece_id`: the piece is superseded
+    /// (`resent` or `readdressed`), a readdress replaces the card's postal address, and the
+    /// card becomes due for a new carrier letter (`post letters` makes it, the inserting
+    /// station takes the card out of its slot into it). Accepted once.
+    pub async fn decide(
+        &self,
+        piece_id: &str,
+        decision: &Decision,
+        actor: &str,
+    ) -> Result<Decided, DecisionError> {
+        let now = self.clock().now_ms();
+        let mut tx = self.begin().await?;
+        let Some(ret) = return_of(&mut tx, piece_id).await? else {
+            return Err(DecisionError::Unknown(piece_id.to_string()));
+        };
+        let piece: Piece = on_tx!(&mut tx, |c, pg| {
+            sqlx::query_as(select_piece!("WHERE piece_id = $1"))
+                .bind(piece_id)
+                .fetch_one(&mut *c)
+                .await
+                .map_err(StoreError::from)?
+        });
+        let refuse = |why: String| DecisionError::NotAwaiting {
+            piece_id: piece_id.to_string(),
+            why,
+        };
+        if let Some(d) = &ret.decision {
+            return Err(refuse(format!("the holder already answered {d}")));
+        }
+        if ret.outcome != "held" || piece.state != PieceState::AwaitingDecision.as_str() {
+            return Err(refuse(format!(
+                "the piece is {} and its card {}",
+                piece.state,
+                if ret.outcome == "held" {
+                    "left its slot"
+                } else {
+                    "is no longer valid (destruction)"
+                }
+            )));
+        }
+        if now > ret.decision_due_at {
+            return Err(refuse(
+                "the time to answer is over: the card goes to destruction".into(),
+            ));
+        }
+        let card = cards::by_id_in(&mut tx, ret.card_id).await?;
+        let event = match decision {
+            Decision::Resend => PieceEvent::Resend,
+            Decision::Readdress { .. } => PieceEvent::Readdress,
+        };
+        let piece_to = PieceState::AwaitingDecision
+            .next(event)
+            .ok_or_else(|| StoreError::Corrupt("decision refused by the piece machine".into()))?;
+        let payment_ref = match decision {
+            Decision::Resend => None,
+            Decision::Readdress { payment_ref, .. } => Some(payment_ref.as_str()),
+        };
+        on_tx!(&mut tx, |c, pg| {
+            sqlx::query(
+                "UPDATE mail_returns SET decision = $1, decided_at = $2, payment_ref = $3 \
+                 WHERE piece_id = $4 AND decision IS NULL",
+            )
+            .bind(decision.as_str())
+            .bind(now)
+            .bind(payment_ref)
+            .bind(piece_id)
+            .execute(&mut *c)
+            .await
+            .map_err(StoreError::from)?;
+            sqlx::query("UPDATE mail_pieces SET state = $1, updated_at = $2 WHERE piece_id = $3")
+                .bind(piece_to.as_str())
+                .bind(now)
+                .bind(piece_id)
+                .execute(&mut *c)
+                .await
+                .map_err(StoreError::from)?;
+        });
+        if let Decision::Readdress { address, .. } = decision {
+            let lines: Vec<&str> = address.lines().iter().map(|l| l.text.as_str()).collect();
+            on_tx!(&mut tx, |c, pg| {
+                sqlx::query(
+                    "UPDATE cards SET address_lines = $1, postcode = $2, country = $3, \
+                     version = version + 1, updated_at = $4 WHERE id = $5",
+                )
+                .bind(json!(lines).to_string())
+                .bind(address.postcode())
+                .bind(address.country_code())
+                .bind(now)
+                .bind(card.id)
+                .execute(&mut *c)
+                .await
+                .map_err(StoreError::from)?;
+            });
+        }
+        audit::append(
+            &mut tx,
+            now,
+            &Entry {
+                actor,
+                action: "return.decided",
+                entity_type: "mail_piece",
+                entity_id: piece_id,
+                before: Some(json!({ "state": piece.state })),
+                after: Some(json!({
+                    "state": piece_to.as_str(),
+                    "decision": decision.as_str(),
+                    "payment_ref": payment_ref,
+                    // The new address itself stays out of the append-only trail (it is
+                    // personal data that the purge must be able to delete): its postcode
+                    // says enough for an audit.
+                    "new_postcode": match decision {
+                        Decision::Readdress { address, .. } => Some(address.postcode()),
+                        Decision::Resend => None,
+                    },
+                })),
+                reason: None,
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(Decided {
+            piece_id: piece_id.to_string(),
+            card_number: card.card_number,
+            decision: decision.as_str(),
+            slot: ret.slot,
+        })
+    }
+}
+
+impl Store {
+    /// Benchmarks only: `n` cards posted in pieces of their own (service `EB`, serials from
+    /// 70,000,000), with just the columns a return reads, so that the mailroom benchmark
+    /// measures scans rather than a production run. Returns the piece ids.
+    pub async fn seed_posted_for_bench(&self, n: u32) -> Result<Vec<String>, StoreError> {
+        use crate::post::s10::{S10Id, ServiceIndicator};
+        let now = self.clock().now_ms();
+        let eb = ServiceIndicator::new("EB").map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let mut ids = Vec::with_capacity(n as usize);
+        let mut tx = self.begin().await?;
+        for i in 0..n {
+            let piece = S10Id::new(eb, 70_000_000 + i)
+                .map_err(|e| StoreError::Corrupt(e.to_string()))?
+                .to_string();
+            let request = format!("bench-{piece}");
+            let card = format!("BENCH{i:07}");
+            on_tx!(&mut tx, |c, pg| {
+                sqlx::query(
+                    "INSERT INTO requests (request_id, fingerprint, kind, received_at, received_by, \
+                     answer_status, answer_body) VALUES ($1, '', 'first_issue', $2, 'bench', 201, '{}')",
+                )
+                .bind(&request)
+                .bind(now)
+                .execute(&mut *c)
+                .await?;
+                let (card_id,): (i64,) = sqlx::query_as(
+                    "INSERT INTO cards (card_number, holder_number, request_id, kind, state, \
+                     issue_date, expiry_date, categories, address_lines, postcode, country, \
+                     created_at, updated_at) VALUES ($1, $2, $3, 'first_issue', 'dispatched', \
+                     '2026-11-27', '2031-11-26', '[]', $4, '75011', 'FR', $5, $5) RETURNING id",
+                )
+                .bind(&card)
+                .bind(i64::from(i) + 9_000_000)
+                .bind(&request)
+                .bind(r#"["MADAME CLAIRE MARTIN","12 RUE DES LILAS","75011 PARIS"]"#)
+                .bind(now)
+                .fetch_one(&mut *c)
+                .await?;
+                sqlx::query(
+                    "INSERT INTO mail_pieces (piece_id, card_id, product, address, postcode, \
+                     country, state, created_at, updated_at) VALUES ($1, $2, 'lettre-suivie', \
+                     $3, '75011', 'FR', 'dispatched', $4, $4)",
+                )
+                .bind(&piece)
+                .bind(card_id)
+                .bind(r#"["MADAME CLAIRE MARTIN","12 RUE DES LILAS","75011 PARIS"]"#)
+                .bind(now)
+                .execute(&mut *c)
+                .await?;
+            });
+            ids.push(piece);
+        }
+        tx.commit().await?;
+        Ok(ids)
+    }
 }
