@@ -3,6 +3,7 @@
 mod audit;
 mod bench;
 pub mod chip;
+mod custody;
 mod demo;
 mod fixtures;
 mod fulfil;
@@ -104,6 +105,12 @@ enum Command {
     /// The post: S10 id ranges, carrier letters and coupons, postal batches and manifests.
     #[command(subcommand)]
     Post(post::PostCommand),
+    /// Destruction of card bodies under dual control (request, approve by a second person).
+    #[command(subcommand)]
+    Destruction(custody::DestructionCommand),
+    /// The revocation list (lost, stolen and destroyed card numbers).
+    #[command(subcommand)]
+    Revocations(custody::RevocationsCommand),
 }
 
 /// Entry point of the binary.
@@ -172,6 +179,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Stock(cmd) => chip::stock(&load(&overrides)?, cmd).await,
         Command::Pki(cmd) => chip::pki(&load(&overrides)?, cmd),
         Command::Post(cmd) => post::run(&load(&overrides)?, cmd).await,
+        Command::Destruction(cmd) => custody::destruction(&load(&overrides)?, cmd).await,
+        Command::Revocations(cmd) => custody::revocations(&load(&overrides)?, cmd).await,
     }
 }
 

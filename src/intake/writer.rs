@@ -25,6 +25,7 @@ use crate::store::intake as store_intake;
 use crate::store::jobs::NewJob;
 use crate::store::outbox::NewEvent;
 use crate::store::requests::{self, NewMedia, NewRequest};
+use crate::store::revocations::{self, RevocationReason};
 use crate::store::{Store, StoreError, Tx};
 
 /// Requests committed together at most.
@@ -205,6 +206,7 @@ async fn write(store: &Store, batch: &[Pending]) -> Result<Vec<Outcome>, StoreEr
         .collect();
     if !rows.is_empty() {
         insert(&mut tx, now, &rows).await?;
+        revoke_lost_and_stolen(&mut tx, now, &rows).await?;
     }
     tx.commit().await?;
 
@@ -361,6 +363,49 @@ fn clone_outcome(o: &Outcome) -> Outcome {
         }),
         Err(IntakeError::Store(e)) => Err(StoreError::Corrupt(e.to_string()).into()),
     }
+}
+
+/// A replacement for a lost or stolen card revokes that card in the transaction that accepts
+/// the replacement: the old number is on the revocation list before the new card can even be
+/// approved, let alone personalised (domain.md §3).
+async fn revoke_lost_and_stolen(
+    tx: &mut Tx,
+    now: i64,
+    rows: &[(&Pending, &Row)],
+) -> Result<(), StoreError> {
+    for (p, _) in rows {
+        let request = &p.checked.request;
+        let Basis::Replacement { previous, cause } = &request.basis else {
+            continue;
+        };
+        let reason = match cause {
+            ReplacementCause::Loss => RevocationReason::Lost,
+            ReplacementCause::Theft { declaration_ref } => RevocationReason::Stolen {
+                declaration_ref: declaration_ref.clone(),
+            },
+            ReplacementCause::Quality => continue,
+        };
+        let number = match &previous.number {
+            PreviousNumber::Ours(n) => n.to_string(),
+            PreviousNumber::Legacy(n) => n.clone(),
+        };
+        let card = cards::by_number_in(tx, &number).await?;
+        revocations::revoke_in(
+            tx,
+            now,
+            &number,
+            card.as_ref(),
+            &reason,
+            Some(request.request_id.as_str()),
+            "portal",
+        )
+        .await
+        .map_err(|e| match e {
+            cards::TransitionError::Store(e) => e,
+            other => StoreError::Corrupt(format!("revoking {number}: {other}")),
+        })?;
+    }
+    Ok(())
 }
 
 /// The previous card's number when it is one of ours (its successor keeps the holder number).

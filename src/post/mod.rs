@@ -7,5 +7,6 @@ pub mod cover;
 pub mod letter;
 pub mod manifest;
 pub mod pnd;
+pub mod revocation_list;
 pub mod s10;
 pub mod sheet;

@@ -124,9 +124,11 @@ pub mod outbox;
 #[macro_use]
 pub mod pieces;
 pub mod batches;
+pub mod destruction;
 pub mod insertion;
 pub mod requests;
 pub mod returns;
+pub mod revocations;
 pub mod s10;
 pub mod scratch;
 pub mod stock;
