@@ -39,6 +39,20 @@ pub struct FileConfig {
     /// `[returns]`: returned mail.
     #[serde(default)]
     pub returns: ReturnsConfig,
+    /// `[retention]`: when delivery is presumed and personal data purged.
+    #[serde(default)]
+    pub retention: RetentionConfig,
+}
+
+/// `[retention]` (docs/retention.md).
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetentionConfig {
+    /// Days after hand-over without a return before delivery is presumed [default: 21].
+    pub presume_delivered_days: Option<u32>,
+    /// Days after a card's last state of custody before its personal data is purged
+    /// [default: 90].
+    pub purge_after_days: Option<u32>,
 }
 
 /// `[returns]`: how long a returned card waits for its holder.
@@ -101,6 +115,8 @@ pub struct Config {
     pub stations: Vec<(String, String)>,
     /// Days a returned card waits for its holder's decision.
     pub decision_days: u32,
+    /// When delivery is presumed and personal data purged.
+    pub retention: crate::store::retention::Retention,
     /// The file that was read, if any.
     pub source: Option<PathBuf>,
 }
@@ -177,6 +193,19 @@ impl Config {
             chip: file.chip,
             stations: stations(o.station_tokens.as_deref(), file.stations)?,
             decision_days: file.returns.decision_days.unwrap_or(DEFAULT_DECISION_DAYS),
+            retention: {
+                let d = crate::store::retention::Retention::default();
+                crate::store::retention::Retention {
+                    presume_delivered_days: file
+                        .retention
+                        .presume_delivered_days
+                        .unwrap_or(d.presume_delivered_days),
+                    purge_after_days: file
+                        .retention
+                        .purge_after_days
+                        .unwrap_or(d.purge_after_days),
+                }
+            },
             source,
         })
     }

@@ -18,10 +18,13 @@ fn clock() -> Clock {
     Clock::fixed_on(date!(2026 - 11 - 27))
 }
 
+const DAY: time::Duration = time::Duration::DAY;
+
 on_both_backends!(clock();
     an_unclaimed_card_is_destroyed_by_two_people_never_one,
     a_lost_or_stolen_card_is_revoked_when_its_replacement_is_accepted,
     the_revocation_list_is_exported_and_its_signature_verifies,
+    personal_data_is_purged_after_the_retention_period_but_not_from_held_cards,
 );
 
 const DATE: &str = "2026-11-27";
@@ -393,4 +396,114 @@ async fn the_revocation_list_is_exported_and_its_signature_verifies(db: &TestDb)
     std::fs::write(work.path().join("input"), input.replace('e', "f")).unwrap();
     let tampered = sh("openssl dgst -sha256 -verify pub.pem -signature sig.der input");
     assert!(!tampered.status.success(), "a changed list does not verify");
+}
+
+async fn personal_data_is_purged_after_the_retention_period_but_not_from_held_cards(db: &TestDb) {
+    use cqcfab::store::retention::Retention;
+    let s = &db.store;
+    let policy = Retention {
+        presume_delivered_days: 21,
+        purge_after_days: 90,
+    };
+    let pairs = common::production::dispatched(db, 3, DATE).await;
+    let (a, _) = &pairs[0];
+    let (b, piece_b) = &pairs[1];
+    let (c, piece_c) = &pairs[2];
+    // B comes back and waits in its slot; C comes back unclaimed and is destroyed.
+    s.record_return(piece_b, ReturnReason::Npai, by(), 365 * 86_400_000)
+        .await
+        .unwrap();
+    s.record_return(piece_c, ReturnReason::Npai, by(), -1)
+        .await
+        .unwrap();
+    let id = s
+        .request_destruction(c, DestructionReason::Unclaimed, Method::CardPunch, "Marc")
+        .await
+        .unwrap();
+    s.approve_destruction(id, "Léa").await.unwrap();
+
+    // Three weeks on: A is presumed delivered; nothing is purged yet.
+    s.clock().advance(22 * DAY);
+    let swept = s.retention_sweep(policy, false, "test").await.unwrap();
+    assert_eq!(swept.delivered, std::slice::from_ref(a));
+    assert!(swept.purged.is_empty());
+    assert_eq!(state(db, a).await, "handed_over");
+    let ca = s.card_by_number(a).await.unwrap().unwrap();
+    assert_eq!(s.pieces_of_card(ca.id).await.unwrap()[0].state, "delivered");
+
+    // Three months more: A and C are due. A dry run names them and changes nothing.
+    s.clock().advance(91 * DAY);
+    let dry = s.retention_sweep(policy, true, "test").await.unwrap();
+    assert_eq!(dry.purged, [a.clone(), c.clone()]);
+    assert!(
+        s.card_by_number(a)
+            .await
+            .unwrap()
+            .unwrap()
+            .surname
+            .is_some()
+    );
+    let swept = s.retention_sweep(policy, false, "test").await.unwrap();
+    assert_eq!(swept.purged, [a.clone(), c.clone()]);
+    for card in [a, c] {
+        let rec = s.card_by_number(card).await.unwrap().unwrap();
+        assert_eq!(rec.card_number, *card, "the number stays");
+        assert!(!rec.expiry_date.is_empty(), "the dates stay");
+        assert_eq!(
+            (
+                rec.surname,
+                rec.given_names,
+                rec.birth_date,
+                rec.licence_number,
+                rec.address_lines
+            ),
+            (None, None, None, None, None),
+            "card {card}"
+        );
+        assert_eq!(
+            s.request_picture(&rec.request_id, "photo").await.unwrap(),
+            None
+        );
+        assert_eq!(
+            s.request_picture(&rec.request_id, "signature")
+                .await
+                .unwrap(),
+            None
+        );
+        for art in s.artifacts(rec.id).await.unwrap() {
+            assert!(
+                art.bytes.is_none(),
+                "artifact {} of {card} purged",
+                art.name
+            );
+        }
+        for p in s.pieces_of_card(rec.id).await.unwrap() {
+            assert!(
+                p.address_lines().is_empty(),
+                "posted address of {} purged",
+                p.piece_id
+            );
+        }
+        let history = s.audit_history("card", card).await.unwrap();
+        assert!(
+            history
+                .iter()
+                .any(|e| e.action == "card.personal_data_purged")
+        );
+        assert!(history.len() > 3, "the trail stays");
+    }
+    // B is held, waiting for its holder: it keeps everything.
+    let rb = s.card_by_number(b).await.unwrap().unwrap();
+    assert_eq!(rb.state, "held");
+    assert!(rb.surname.is_some() && rb.address_lines.is_some());
+    assert!(
+        s.request_picture(&rb.request_id, "photo")
+            .await
+            .unwrap()
+            .is_some()
+    );
+    // Once is enough; the audit chain still verifies.
+    let again = s.retention_sweep(policy, false, "test").await.unwrap();
+    assert!(again.purged.is_empty() && again.delivered.is_empty());
+    assert!(s.verify_audit().await.unwrap().is_intact());
 }

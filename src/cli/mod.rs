@@ -11,6 +11,7 @@ mod import;
 mod insert;
 mod mailroom;
 mod post;
+mod purge;
 mod render;
 mod serve;
 mod status;
@@ -111,6 +112,9 @@ enum Command {
     /// The revocation list (lost, stolen and destroyed card numbers).
     #[command(subcommand)]
     Revocations(custody::RevocationsCommand),
+    /// Presume delivery of pieces that did not come back and purge the personal data of
+    /// cards past their retention period (the service does it hourly).
+    Purge(purge::PurgeArgs),
 }
 
 /// Entry point of the binary.
@@ -181,6 +185,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Post(cmd) => post::run(&load(&overrides)?, cmd).await,
         Command::Destruction(cmd) => custody::destruction(&load(&overrides)?, cmd).await,
         Command::Revocations(cmd) => custody::revocations(&load(&overrides)?, cmd).await,
+        Command::Purge(args) => purge::run(&load(&overrides)?, args).await,
     }
 }
 

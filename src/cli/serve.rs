@@ -54,6 +54,11 @@ pub async fn run(config: &Config, args: &ServeArgs) -> anyhow::Result<ExitCode> 
         }
         tracing::info!(workers, "render workers started");
     }
+    tasks.spawn(retention_worker(
+        store.clone(),
+        config.retention,
+        stopped.clone(),
+    ));
     serve(
         listener,
         AppState::new(store.clone(), Some(Token::new(token)))
@@ -67,6 +72,33 @@ pub async fn run(config: &Config, args: &ServeArgs) -> anyhow::Result<ExitCode> 
     while tasks.join_next().await.is_some() {}
     store.close().await;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Presumes delivery and purges personal data every hour (docs/retention.md); a failed
+/// sweep is logged and tried again at the next hour, never taking the service down.
+async fn retention_worker(
+    store: crate::store::Store,
+    policy: crate::store::retention::Retention,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    const EVERY: std::time::Duration = std::time::Duration::from_secs(3600);
+    loop {
+        match store
+            .retention_sweep(policy, false, "retention-worker")
+            .await
+        {
+            Ok(s) => tracing::info!(
+                delivered = s.delivered.len(),
+                purged = s.purged.len(),
+                "retention sweep"
+            ),
+            Err(e) => tracing::warn!(error = %e, "retention sweep failed; next try in an hour"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(EVERY) => {}
+            _ = stop.changed() => return,
+        }
+    }
 }
 
 /// Resolves on SIGINT or SIGTERM.

@@ -127,6 +127,7 @@ pub mod batches;
 pub mod destruction;
 pub mod insertion;
 pub mod requests;
+pub mod retention;
 pub mod returns;
 pub mod revocations;
 pub mod s10;
