@@ -84,9 +84,20 @@ async fn every_valid_fixture_becomes_one_card(db: &TestDb) {
         s.events(Some("request.accepted")).await.unwrap().len(),
         fixtures.len()
     );
+    // A replacement for a lost or stolen card revokes the previous number as it is
+    // accepted: one more audit record each, and the number on the revocation list.
+    let lost_or_stolen = fixtures
+        .iter()
+        .filter(|f| {
+            f["kind"] == "replacement"
+                && matches!(f["replacement"]["reason"].as_str(), Some("loss" | "theft"))
+        })
+        .count();
+    assert!(lost_or_stolen > 0, "the fixtures hold losses and thefts");
+    assert_eq!(s.revocation_list().await.unwrap().len(), lost_or_stolen);
     let audit = s.verify_audit().await.unwrap();
     assert!(audit.is_intact());
-    assert_eq!(audit.records, fixtures.len() as i64);
+    assert_eq!(audit.records, (fixtures.len() + lost_or_stolen) as i64);
     // Pictures are kept byte for byte.
     let first = &fixtures[0];
     let media = s
