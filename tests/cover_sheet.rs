@@ -92,3 +92,24 @@ fn a_cover_sheet_scans_with_zbarimg_and_passes_qpdf() {
         [format!("CODE-128:{batch}"), format!("QR-Code:{batch}")]
     );
 }
+
+/// The mailroom's reason sheet: every PND reason code decodes from the printed page, as the
+/// clerk's scanner must read it, and each decoded code is one the station takes as a reason.
+#[test]
+fn the_reason_sheet_scans_to_every_reason_code() {
+    use cqcfab::post::pnd::ReturnReason;
+    let fonts = cqcfab::render::fonts::fonts().expect("fonts");
+    let pdf = cqcfab::post::reason_sheet::pdf(fonts).expect("reason sheet");
+    let dir = tempfile::tempdir().unwrap();
+    let (codes, _) = common::scan::scan_pdf(&pdf, dir.path());
+    let mut expected: Vec<String> = ReturnReason::ALL
+        .iter()
+        .map(|r| format!("CODE-128:{}", r.scan_code()))
+        .collect();
+    expected.sort();
+    assert_eq!(codes, expected);
+    for code in &codes {
+        let text = code.trim_start_matches("CODE-128:");
+        assert!(ReturnReason::from_scan(text).is_some(), "{text}");
+    }
+}

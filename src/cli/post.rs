@@ -20,6 +20,13 @@ pub enum PostCommand {
     /// cover sheet), export a closed batch again, hand it to the post.
     #[command(subcommand)]
     Batch(BatchCommand),
+    /// Write the mailroom's reason sheet (a Code 128 per PND reason, docs/returns.md) as a
+    /// one-page PDF to print and laminate.
+    ReasonSheet {
+        /// The PDF to write.
+        #[arg(long, default_value = "reason-sheet.pdf")]
+        out: std::path::PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -111,6 +118,14 @@ pub async fn run(config: &Config, cmd: PostCommand) -> anyhow::Result<ExitCode> 
         PostCommand::Range(cmd) => cmd,
         PostCommand::Letters(args) => return letters(config, args).await,
         PostCommand::Batch(cmd) => return batch(config, cmd).await,
+        PostCommand::ReasonSheet { out } => {
+            let fonts = crate::render::fonts::fonts()?;
+            let pdf = crate::post::reason_sheet::pdf(fonts)?;
+            std::fs::write(&out, pdf)
+                .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", out.display()))?;
+            println!("reason sheet written to {}", out.display());
+            return Ok(ExitCode::SUCCESS);
+        }
     };
     let store = super::open_store(config).await?;
     match cmd {
