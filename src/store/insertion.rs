@@ -179,18 +179,14 @@ impl Store {
         } else {
             None
         };
-        on_tx!(&mut tx, |c, pg| {
-            sqlx::query(
-                "UPDATE mail_pieces SET state = $1, updated_at = $2 WHERE piece_id = $3 AND state = $4",
-            )
-            .bind(to.as_str())
-            .bind(now)
-            .bind(&piece.piece_id)
-            .bind(&piece.state)
-            .execute(&mut *c)
-            .await
-            .map_err(StoreError::from)?;
-        });
+        if !super::pieces::set_state_in(&mut tx, now, &piece.piece_id, &piece.state, to.as_str())
+            .await?
+        {
+            return Err(InsertError::PieceNotOpen {
+                piece_id: piece.piece_id,
+                state: "changed meanwhile".into(),
+            });
+        }
         cards::apply(
             &mut tx,
             now,

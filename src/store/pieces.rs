@@ -60,6 +60,30 @@ macro_rules! select_piece {
     };
 }
 
+/// Moves piece `piece_id` from state `from` to `to` inside `tx`; false when it was no longer
+/// in `from` (someone moved it first), so that callers refuse rather than overwrite.
+pub async fn set_state_in(
+    tx: &mut super::Tx,
+    now: i64,
+    piece_id: &str,
+    from: &str,
+    to: &str,
+) -> Result<bool, StoreError> {
+    on_tx!(tx, |c, pg| {
+        let n = sqlx::query(
+            "UPDATE mail_pieces SET state = $1, updated_at = $2 WHERE piece_id = $3 AND state = $4",
+        )
+        .bind(to)
+        .bind(now)
+        .bind(piece_id)
+        .bind(from)
+        .execute(&mut *c)
+        .await?
+        .rows_affected();
+        Ok(n == 1)
+    })
+}
+
 impl Store {
     /// The live piece of card `card_number`, made now if it has none: an S10 id from the
     /// ranges of `service`, the card's address as it stands. Idempotent: asking again returns

@@ -12,7 +12,7 @@ use serde_json::json;
 
 use super::audit::{self, Entry};
 use super::cards::{self, CardRecord, TransitionError};
-use super::pieces::Piece;
+use super::pieces::{self, Piece};
 use super::{Store, StoreError, Tx, outbox};
 use crate::clock::rfc3339;
 use crate::domain::address::PostalAddress;
@@ -163,17 +163,22 @@ impl Store {
         } else {
             (returned, None, "to_destruction")
         };
+        if !pieces::set_state_in(
+            &mut tx,
+            now,
+            &piece.piece_id,
+            &piece.state,
+            piece_to.as_str(),
+        )
+        .await?
+        {
+            return Err(StoreError::Corrupt(format!(
+                "piece {} changed while its return was recorded: scan it again",
+                piece.piece_id
+            ))
+            .into());
+        }
         on_tx!(&mut tx, |c, pg| {
-            sqlx::query(
-                "UPDATE mail_pieces SET state = $1, updated_at = $2 WHERE piece_id = $3 AND state = $4",
-            )
-            .bind(piece_to.as_str())
-            .bind(now)
-            .bind(&piece.piece_id)
-            .bind(&piece.state)
-            .execute(&mut *c)
-            .await
-            .map_err(StoreError::from)?;
             sqlx::query(
                 "INSERT INTO mail_returns (piece_id, card_id, reason, slot, outcome, returned_at, \
                  scanned_by, station, decision_due_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
@@ -463,7 +468,9 @@ impl Store {
             Decision::Resend => None,
             Decision::Readdress { payment_ref, .. } => Some(payment_ref.as_str()),
         };
-        on_tx!(&mut tx, |c, pg| {
+        // Two answers racing (on PostgreSQL's read committed, both may have read "no
+        // decision"): the guarded updates let only the first through.
+        let decided = on_tx!(&mut tx, |c, pg| {
             sqlx::query(
                 "UPDATE mail_returns SET decision = $1, decided_at = $2, payment_ref = $3 \
                  WHERE piece_id = $4 AND decision IS NULL",
@@ -474,15 +481,17 @@ impl Store {
             .bind(piece_id)
             .execute(&mut *c)
             .await
-            .map_err(StoreError::from)?;
-            sqlx::query("UPDATE mail_pieces SET state = $1, updated_at = $2 WHERE piece_id = $3")
-                .bind(piece_to.as_str())
-                .bind(now)
-                .bind(piece_id)
-                .execute(&mut *c)
-                .await
-                .map_err(StoreError::from)?;
-        });
+            .map_err(StoreError::from)?
+            .rows_affected()
+        }) == 1;
+        if !decided
+            || !pieces::set_state_in(&mut tx, now, piece_id, &piece.state, piece_to.as_str())
+                .await?
+        {
+            return Err(refuse(
+                "another answer was recorded at the same time".into(),
+            ));
+        }
         if let Decision::Readdress { address, .. } = decision {
             let lines: Vec<&str> = address.lines().iter().map(|l| l.text.as_str()).collect();
             on_tx!(&mut tx, |c, pg| {
