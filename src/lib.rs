@@ -14,6 +14,7 @@ pub mod config;
 pub mod domain;
 pub mod intake;
 pub mod post;
+pub mod quality;
 pub mod render;
 pub mod service;
 pub mod station;

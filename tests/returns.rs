@@ -5,20 +5,17 @@
 
 mod common;
 
-use std::io::{BufRead, Write};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Stdio};
-use std::sync::mpsc;
-use std::time::Duration;
+use std::path::PathBuf;
+use std::process::Stdio;
 
 use common::TestDb;
 use common::http::{Server, TOKEN, send};
+use common::station_io::{PTY_CHILDREN, StationOutput, plug_scanner, send_scan};
 use cqcfab::clock::Clock;
 use cqcfab::post::pnd::ReturnReason;
 use cqcfab::service::{AppState, Token};
 use cqcfab::store::returns::{ReturnError, ReturnOutcome, Scanner};
 use serde_json::{Value, json};
-use serialport::SerialPort;
 use time::macros::date;
 
 fn clock() -> Clock {
@@ -415,67 +412,6 @@ async fn the_scan_route_admits_stations_only_and_names_bad_input(db: &TestDb) {
         "{entry:?}"
     );
     server.stop().await;
-}
-
-/// The station's output, line by line, as it comes.
-struct StationOutput {
-    lines: mpsc::Receiver<String>,
-    seen: Vec<String>,
-}
-
-impl StationOutput {
-    fn of(child: &mut Child) -> StationOutput {
-        let stdout = child.stdout.take().unwrap();
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in std::io::BufReader::new(stdout).lines() {
-                let Ok(line) = line else { return };
-                if tx.send(line).is_err() {
-                    return;
-                }
-            }
-        });
-        StationOutput {
-            lines,
-            seen: Vec::new(),
-        }
-    }
-
-    /// Waits for a line containing `text`; returns it.
-    fn expect(&mut self, text: &str) -> String {
-        loop {
-            match self.lines.recv_timeout(Duration::from_secs(10)) {
-                Ok(line) => {
-                    self.seen.push(line.clone());
-                    if line.contains(text) {
-                        return line;
-                    }
-                }
-                Err(_) => panic!(
-                    "no line with {text:?}; the station said:\n{}",
-                    self.seen.join("\n")
-                ),
-            }
-        }
-    }
-}
-
-/// Held while a test has both a station child and pseudo-terminals.
-static PTY_CHILDREN: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-
-/// A pseudo-terminal behind `link`, as a scanner behind /dev/serial/by-id.
-fn plug_scanner(link: &Path) -> serialport::TTYPort {
-    let (master, slave) = serialport::TTYPort::pair().unwrap();
-    let path = slave.name().unwrap();
-    drop(slave);
-    let _ = std::fs::remove_file(link);
-    std::os::unix::fs::symlink(path, link).unwrap();
-    master
-}
-
-fn send_scan(master: &mut serialport::TTYPort, bytes: &[u8]) {
-    master.write_all(bytes).unwrap();
-    master.flush().unwrap();
 }
 
 async fn the_mailroom_station_reads_a_serial_scanner_and_answers_through_the_service(db: &TestDb) {

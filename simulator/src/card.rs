@@ -112,7 +112,7 @@ pub enum Gone {
 }
 
 /// The card.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct VirtualCard {
     spec: CardSpec,
     key: [u8; 32],
@@ -235,6 +235,31 @@ impl VirtualCard {
     /// The bytes of an application file, as stored (for tests and the diagnostic view).
     pub fn file(&self, fid: u16) -> Option<&[u8]> {
         self.app.get(&fid).map(|e| e.data.as_slice())
+    }
+
+    /// A fault that strikes from now on (a returned card pulled out at the quality desk:
+    /// `RemovedAtApdu(apdu_count() + n)`).
+    pub fn add_fault(&mut self, fault: Fault) {
+        self.faults.push(fault);
+    }
+
+    /// The card goes back into a reader after it was pulled out or ejected.
+    pub fn reinsert(&mut self) {
+        self.removed = false;
+        self.ejected = false;
+        self.reset();
+    }
+
+    /// Flips the bits of `mask` in byte `offset` of an application file: EEPROM that lost
+    /// a cell, as a returned card can show. False when the file or byte is not there.
+    pub fn corrupt(&mut self, fid: u16, offset: usize, mask: u8) -> bool {
+        match self.app.get_mut(&fid).and_then(|e| e.data.get_mut(offset)) {
+            Some(b) => {
+                *b ^= mask;
+                true
+            }
+            None => false,
+        }
     }
 
     /// `3B 89 80 01` + historical bytes + TCK (docs/chip-profile.md).

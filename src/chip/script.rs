@@ -189,6 +189,59 @@ pub fn open(reader: &mut dyn Transport) -> Result<Opened, PersoError> {
     })
 }
 
+/// One file of the application as the diagnostic found it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FileRead {
+    Read(Vec<u8>),
+    /// The card has no such file (6A82).
+    Missing,
+    /// The file is there but its BER-TLV header is not: its length is unknown.
+    Malformed(String),
+}
+
+/// What a card holds, read without any key: what the quality desk's diagnostic needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CardRead {
+    /// The card body's serial (EF.IDENT).
+    pub serial: u64,
+    /// Each file asked for, in the order asked.
+    pub files: Vec<(u16, FileRead)>,
+    pub apdus: u32,
+}
+
+/// Reads the files `fids` of the application (a personalised card lets anyone read them;
+/// only writing needs the card's key). A missing or malformed file is a finding, not an
+/// error; a card pulled out or a reader gone is an error (the read is started again).
+pub fn read_application(reader: &mut dyn Transport, fids: &[u16]) -> Result<CardRead, PersoError> {
+    let opened = open(reader)?;
+    let mut card = Counted {
+        inner: reader,
+        apdus: opened.apdus,
+    };
+    card.send(
+        "SELECT application",
+        Command::new(0, 0xA4, 0x04, 0x0C).with_data(AID.to_vec()),
+    )?;
+    let mut files = Vec::with_capacity(fids.len());
+    for &fid in fids {
+        let found = match card.select_fid(&format!("SELECT {fid:04X}"), fid) {
+            Ok(()) => match card.read_tlv_file("a data group", opened.max_resp) {
+                Ok(bytes) => FileRead::Read(bytes),
+                Err(PersoError::Malformed { detail, .. }) => FileRead::Malformed(detail),
+                Err(e) => return Err(e),
+            },
+            Err(PersoError::Card { sw, .. }) if sw == Sw::FILE_NOT_FOUND => FileRead::Missing,
+            Err(e) => return Err(e),
+        };
+        files.push((fid, found));
+    }
+    Ok(CardRead {
+        serial: opened.serial,
+        files,
+        apdus: card.apdus,
+    })
+}
+
 /// Personalises the card in `reader` with `files` (FID, bytes), the bureau's `master` key
 /// deriving this card's key: open, then write.
 pub fn personalise(

@@ -51,6 +51,9 @@ pub enum SodError {
     Malformed(String),
     #[error("EF.SOD: {0}")]
     Invalid(String),
+    /// The document signer does not chain to the CSCA: not a chip this bureau signed.
+    #[error("EF.SOD was signed by an unknown key: {0}")]
+    UnknownSigner(String),
     #[error("DG{dg}: hash on the chip's file does not match EF.SOD")]
     HashMismatch { dg: u8 },
     #[error("DG{dg} is listed in EF.SOD but was not read")]
@@ -242,7 +245,7 @@ pub fn verify(
     };
     // The certificate chain: the CSCA signed the document signer's certificate.
     if cert.tbs_certificate.issuer != csca.tbs_certificate.subject {
-        return Err(SodError::Invalid(format!(
+        return Err(SodError::UnknownSigner(format!(
             "document signer issued by {}, not by {}",
             cert.tbs_certificate.issuer, csca.tbs_certificate.subject
         )));
@@ -253,7 +256,7 @@ pub fn verify(
     verifying_key(csca)?
         .verify_prehash(&Sha256::digest(&tbs), &cert_sig)
         .map_err(|_| {
-            SodError::Invalid("the CSCA did not sign the document-signer certificate".into())
+            SodError::UnknownSigner("the CSCA did not sign the document-signer certificate".into())
         })?;
 
     let si = sd

@@ -38,6 +38,10 @@ pub enum StationCommand {
     /// each piece); the service records the return and answers which storage slot takes the
     /// card, or where else the piece goes. Reads a serial scanner; talks to `cqcfab serve`.
     Mailroom(super::mailroom::MailroomArgs),
+    /// The quality desk: scan the return coupon of a card posted back defective, put the card
+    /// in the reader (its chip is read and verified), type each declared defect with its
+    /// cause, then `verdict`: our fault makes a free replacement at once.
+    Quality(super::quality::QualityArgs),
 }
 
 /// Where the readers are.
@@ -151,6 +155,7 @@ pub async fn station(config: &Config, cmd: StationCommand) -> anyhow::Result<Exi
         StationCommand::Encode(args) => args,
         StationCommand::Insert(args) => return super::insert::run(config, args).await,
         StationCommand::Mailroom(args) => return super::mailroom::run(args).await,
+        StationCommand::Quality(args) => return super::quality::run(args).await,
     };
     let store = super::open_store(config).await?;
     let mode = if args.once {

@@ -16,8 +16,9 @@ use cqcfab_drivers::scanner::{Framing, LineFormat, ScanEvent, Scanner, ScannerCo
 use crate::post::pnd::ReturnReason;
 use crate::station::client::ServiceClient;
 
+/// The serial barcode scanner of a bench (the mailroom, the quality desk).
 #[derive(Debug, Args)]
-pub struct MailroomArgs {
+pub struct ScannerArgs {
     /// The scanner's serial device (e.g. /dev/serial/by-id/usb-...; a pseudo-terminal in tests).
     #[arg(long, value_name = "DEVICE")]
     pub scanner: PathBuf,
@@ -39,6 +40,62 @@ pub struct MailroomArgs {
     /// The scanner sends the AIM symbology identifier (]C0...) first.
     #[arg(long)]
     pub aim: bool,
+}
+
+impl ScannerArgs {
+    /// Starts the scanner's reader thread; its events arrive on the returned channel.
+    pub fn start(&self) -> anyhow::Result<tokio::sync::mpsc::UnboundedReceiver<ScanEvent>> {
+        let config = ScannerConfig {
+            baud: self.baud,
+            line: self.line,
+            framing: Framing {
+                terminator: self.terminator,
+                prefix: self.prefix.clone(),
+                suffix: self.suffix.clone(),
+                aim: self.aim,
+                ..Framing::default()
+            },
+            ..ScannerConfig::new(&self.scanner)
+        };
+        let scanner = Scanner::start(config).context("cannot start the scanner thread")?;
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        // The scanner's channel is blocking: one thread forwards it to the station's task.
+        std::thread::spawn(move || {
+            while let Ok(event) = scanner.events().recv() {
+                if tx.send(event).is_err() {
+                    return;
+                }
+            }
+        });
+        Ok(rx)
+    }
+}
+
+/// What a station prints for a scanner event that is not a code (`None` for a code).
+pub fn scanner_news(event: &ScanEvent) -> Option<String> {
+    match event {
+        ScanEvent::Connected { device } => Some(format!("SCANNER PRÊT ({device})")),
+        ScanEvent::Unavailable { device, reason } => Some(format!(
+            "\x07XX SCANNER ABSENT ({device} : {reason}) — branchez-le, j'attends"
+        )),
+        ScanEvent::Disconnected { device, reason } => Some(format!(
+            "\x07XX SCANNER DÉBRANCHÉ ({device} : {reason}) — rebranchez-le, j'attends"
+        )),
+        ScanEvent::Noise(noise) => {
+            tracing::warn!(raw = %noise.raw_escaped(), kind = %noise.kind, "scanner noise");
+            Some(format!(
+                "\x07XX LECTURE ILLISIBLE ({}) : rien enregistré, rescannez",
+                noise.kind
+            ))
+        }
+        ScanEvent::Code(_) => None,
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct MailroomArgs {
+    #[command(flatten)]
+    pub scanner: ScannerArgs,
     /// The service (`cqcfab serve`) this station talks to.
     #[arg(
         long,
@@ -79,28 +136,7 @@ const SCANS_PATH: &str = "/v1/stations/mailroom/scans";
 
 pub async fn run(args: MailroomArgs) -> anyhow::Result<ExitCode> {
     let mut client = ServiceClient::new(&args.service, &args.token)?;
-    let config = ScannerConfig {
-        baud: args.baud,
-        line: args.line,
-        framing: Framing {
-            terminator: args.terminator,
-            prefix: args.prefix.clone(),
-            suffix: args.suffix.clone(),
-            aim: args.aim,
-            ..Framing::default()
-        },
-        ..ScannerConfig::new(&args.scanner)
-    };
-    let scanner = Scanner::start(config).context("cannot start the scanner thread")?;
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-    // The scanner's channel is blocking: one thread forwards it to this task.
-    std::thread::spawn(move || {
-        while let Ok(event) = scanner.events().recv() {
-            if tx.send(event).is_err() {
-                return;
-            }
-        }
-    });
+    let mut rx = args.scanner.start()?;
     let mut reason = args.reason;
     let mut tally: BTreeMap<String, u64> = BTreeMap::new();
     println!(
@@ -116,58 +152,46 @@ pub async fn run(args: MailroomArgs) -> anyhow::Result<ExitCode> {
             e = rx.recv() => match e { Some(e) => e, None => break },
             () = &mut stop => break,
         };
-        match event {
-            ScanEvent::Connected { device } => println!("SCANNER PRÊT ({device})"),
-            ScanEvent::Unavailable { device, reason } => {
-                println!("\x07XX SCANNER ABSENT ({device} : {reason}) — branchez-le, j'attends")
-            }
-            ScanEvent::Disconnected { device, reason } => {
-                println!(
-                    "\x07XX SCANNER DÉBRANCHÉ ({device} : {reason}) — rebranchez-le, j'attends"
-                )
-            }
-            ScanEvent::Noise(noise) => {
-                tracing::warn!(raw = %noise.raw_escaped(), kind = %noise.kind, "scanner noise");
+        if let Some(news) = scanner_news(&event) {
+            if matches!(event, ScanEvent::Noise(_)) {
                 *tally.entry("noise".into()).or_default() += 1;
-                println!(
-                    "\x07XX LECTURE ILLISIBLE ({}) : rien enregistré, rescannez",
-                    noise.kind
-                );
             }
-            ScanEvent::Code(code) => {
-                let body = json!({
-                    "code": code.text,
-                    "reason": reason.map(ReturnReason::as_str),
-                    "clerk": args.clerk,
-                });
-                let started = Instant::now();
-                let answer = client.post_json(SCANS_PATH, &body).await;
-                let took = started.elapsed();
-                match answer {
-                    Ok((200, a)) => {
-                        let outcome = a["outcome"].as_str().unwrap_or("?").to_string();
-                        if let Some(r) = a["reason"].as_str().and_then(ReturnReason::parse) {
-                            reason = Some(r);
-                        }
-                        print_answer(&a, took);
-                        *tally.entry(outcome).or_default() += 1;
+            println!("{news}");
+            continue;
+        }
+        if let ScanEvent::Code(code) = event {
+            let body = json!({
+                "code": code.text,
+                "reason": reason.map(ReturnReason::as_str),
+                "clerk": args.clerk,
+            });
+            let started = Instant::now();
+            let answer = client.post_json(SCANS_PATH, &body).await;
+            let took = started.elapsed();
+            match answer {
+                Ok((200, a)) => {
+                    let outcome = a["outcome"].as_str().unwrap_or("?").to_string();
+                    if let Some(r) = a["reason"].as_str().and_then(ReturnReason::parse) {
+                        reason = Some(r);
                     }
-                    Ok((401, _)) => bail!(
-                        "the service refused this station's token: check CQCFAB_STATION_TOKEN"
-                    ),
-                    Ok((status, a)) => {
-                        *tally.entry("refused".into()).or_default() += 1;
-                        println!(
-                            "\x07XX SERVICE : {} ({status}) — rien enregistré, rescannez",
-                            a["message"].as_str().unwrap_or("refus")
-                        );
-                    }
-                    Err(e) => {
-                        *tally.entry("service_unreachable".into()).or_default() += 1;
-                        println!(
-                            "\x07XX SERVICE INJOIGNABLE ({e}) — rien enregistré, rescannez quand il répond"
-                        );
-                    }
+                    print_answer(&a, took);
+                    *tally.entry(outcome).or_default() += 1;
+                }
+                Ok((401, _)) => {
+                    bail!("the service refused this station's token: check CQCFAB_STATION_TOKEN")
+                }
+                Ok((status, a)) => {
+                    *tally.entry("refused".into()).or_default() += 1;
+                    println!(
+                        "\x07XX SERVICE : {} ({status}) — rien enregistré, rescannez",
+                        a["message"].as_str().unwrap_or("refus")
+                    );
+                }
+                Err(e) => {
+                    *tally.entry("service_unreachable".into()).or_default() += 1;
+                    println!(
+                        "\x07XX SERVICE INJOIGNABLE ({e}) — rien enregistré, rescannez quand il répond"
+                    );
                 }
             }
         }
@@ -185,7 +209,7 @@ fn print_answer(a: &Value, took: Duration) {
 }
 
 /// Resolves on SIGINT or SIGTERM: the clerk ends the shift.
-async fn shutdown() {
+pub async fn shutdown() {
     let term = async {
         match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
             Ok(mut s) => {

@@ -12,6 +12,7 @@ mod insert;
 mod mailroom;
 mod post;
 mod purge;
+mod quality;
 mod render;
 mod serve;
 mod status;
@@ -112,6 +113,9 @@ enum Command {
     /// The revocation list (lost, stolen and destroyed card numbers).
     #[command(subcommand)]
     Revocations(custody::RevocationsCommand),
+    /// Quality returns: a supervisor's answer to fee waivers, a case's details.
+    #[command(subcommand)]
+    Quality(quality::QualityCommand),
     /// Presume delivery of pieces that did not come back and purge the personal data of
     /// cards past their retention period (the service does it hourly).
     Purge(purge::PurgeArgs),
@@ -145,7 +149,11 @@ pub fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(cli)) {
+    let outcome = runtime.block_on(run(cli));
+    // A station's stdin reader is a blocking read that only ends with its input: the work is
+    // done, so the process must not wait for it.
+    runtime.shutdown_background();
+    match outcome {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
@@ -185,6 +193,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Post(cmd) => post::run(&load(&overrides)?, cmd).await,
         Command::Destruction(cmd) => custody::destruction(&load(&overrides)?, cmd).await,
         Command::Revocations(cmd) => custody::revocations(&load(&overrides)?, cmd).await,
+        Command::Quality(cmd) => quality::quality(&load(&overrides)?, cmd).await,
         Command::Purge(args) => purge::run(&load(&overrides)?, args).await,
     }
 }

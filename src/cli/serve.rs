@@ -59,11 +59,14 @@ pub async fn run(config: &Config, args: &ServeArgs) -> anyhow::Result<ExitCode> 
         config.retention,
         stopped.clone(),
     ));
+    let csca = crate::chip::keys::csca(config)
+        .context("the quality desk verifies chips with the CSCA certificate")?;
     serve(
         listener,
         AppState::new(store.clone(), Some(Token::new(token)))
             .with_stations(&config.stations)
-            .with_decision_days(config.decision_days),
+            .with_decision_days(config.decision_days)
+            .with_csca(csca),
         shutdown_signal(),
     )
     .await

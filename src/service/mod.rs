@@ -2,6 +2,7 @@
 
 mod auth;
 mod mailroom;
+mod quality;
 mod requests;
 mod returns;
 
@@ -31,6 +32,8 @@ pub struct AppState {
     pub stations: Arc<Stations>,
     /// How long a returned card waits for its holder's decision, in milliseconds.
     pub decision_wait_ms: i64,
+    /// The CSCA certificate the quality desk verifies chips with.
+    pub csca: Arc<Option<x509_cert::Certificate>>,
 }
 
 /// Milliseconds in a day.
@@ -44,12 +47,19 @@ impl AppState {
             portal_token: Arc::new(portal_token),
             stations: Arc::new(Stations::default()),
             decision_wait_ms: i64::from(crate::config::DEFAULT_DECISION_DAYS) * DAY_MS,
+            csca: Arc::new(None),
         }
     }
 
     /// Admits these stations (name, token).
     pub fn with_stations(mut self, stations: &[(String, String)]) -> Self {
         self.stations = Arc::new(Stations::new(stations));
+        self
+    }
+
+    /// The quality desk verifies chips against this CSCA.
+    pub fn with_csca(mut self, csca: x509_cert::Certificate) -> Self {
+        self.csca = Arc::new(Some(csca));
         self
     }
 
@@ -67,6 +77,23 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/requests/{request_id}", get(requests::show))
         .route("/v1/returns/{piece_id}/decision", post(returns::decide))
         .route("/v1/stations/mailroom/scans", post(mailroom::scan))
+        .route("/v1/stations/quality/scans", post(quality::scan))
+        .route(
+            "/v1/stations/quality/cases/{id}/diagnostic",
+            post(quality::diagnostic),
+        )
+        .route(
+            "/v1/stations/quality/cases/{id}/defects",
+            post(quality::defect),
+        )
+        .route(
+            "/v1/stations/quality/cases/{id}/verdict",
+            post(quality::verdict),
+        )
+        .route(
+            "/v1/quality-returns/{case_id}/holder-correction",
+            post(quality::holder_correction),
+        )
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready))
         .fallback(|| async { error(StatusCode::NOT_FOUND, "not_found", "no such route") })

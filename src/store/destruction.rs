@@ -10,7 +10,7 @@ use serde_json::json;
 use super::audit::{self, Entry};
 use super::cards::{self, TransitionError};
 use super::revocations::{self, RevocationReason};
-use super::{Store, StoreError, outbox};
+use super::{Store, StoreError, outbox, same_person};
 use crate::domain::lifecycle::{CardEvent, CardState};
 
 /// Why a card body is destroyed.
@@ -225,7 +225,7 @@ impl Store {
         if d.state == "done" {
             return Err(DestructionError::AlreadyDone(id));
         }
-        if d.requested_by.trim().eq_ignore_ascii_case(approver.trim()) {
+        if same_person(&d.requested_by, approver) {
             // Refused before the database's own check, and audited: an attempt to bypass
             // dual control is itself a fact an auditor wants to see.
             drop(tx);

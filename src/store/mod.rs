@@ -126,6 +126,7 @@ pub mod pieces;
 pub mod batches;
 pub mod destruction;
 pub mod insertion;
+pub mod quality;
 pub mod requests;
 pub mod retention;
 pub mod returns;
@@ -462,4 +463,10 @@ async fn open_postgres(url: &str, options: &Options) -> Result<Db, StoreError> {
     // The migrator takes an advisory lock, so several nodes starting together is safe.
     POSTGRES_MIGRATIONS.run(&pool).await?;
     Ok(Db::Postgres(pool))
+}
+
+/// Whether two names given for dual control are the same person: compared without the
+/// surrounding spaces and with Unicode case folded ("Inès" and "INÈS" are one person).
+pub fn same_person(a: &str, b: &str) -> bool {
+    a.trim().to_lowercase() == b.trim().to_lowercase()
 }

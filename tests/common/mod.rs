@@ -8,6 +8,7 @@ pub mod pictures;
 pub mod production;
 pub mod rack;
 pub mod scan;
+pub mod station_io;
 
 use std::path::PathBuf;
 use std::sync::OnceLock;

@@ -53,6 +53,11 @@ pub async fn cards_with_carriers(db: &TestDb, n: usize) -> Vec<(String, String)>
     let mut numbers = rendered_cards(db, n).await;
     numbers.sort();
     mark_personalised(db, &numbers).await;
+    carriers_for(db, &numbers).await
+}
+
+/// A carrier (piece) for each of these personalised cards: (card number, piece id) pairs.
+pub async fn carriers_for(db: &TestDb, numbers: &[String]) -> Vec<(String, String)> {
     let ee = ServiceIndicator::new("EE").unwrap();
     db.store
         .add_s10_range("EE-T", ee, 10_000_000, 10_000_999, "test")
@@ -62,10 +67,10 @@ pub async fn cards_with_carriers(db: &TestDb, n: usize) -> Vec<(String, String)>
     for number in numbers {
         let (piece, _) = db
             .store
-            .piece_for(&number, ee, PRODUCT, "test")
+            .piece_for(number, ee, PRODUCT, "test")
             .await
             .unwrap();
-        pairs.push((number, piece.piece_id));
+        pairs.push((number.clone(), piece.piece_id));
     }
     pairs
 }
@@ -116,5 +121,84 @@ pub fn file_station(
         authority: DEFAULT_AUTHORITY.to_string(),
         name: name.to_string(),
         blanks_per_job,
+    }
+}
+
+/// The personalisation master key of [`encoded_and_posted`] chips.
+pub const MASTER: &[u8] = b"production test master";
+
+/// Cards made for real and posted: chips written by the encoding station (in-process
+/// readers, test PKI), then carriers, inserting, batch and hand-over.
+pub struct Posted {
+    /// (card number, piece id), sorted by card number.
+    pub pairs: Vec<(String, String)>,
+    /// The chips, in the order of `pairs`.
+    pub chips: Vec<cqcfab_simulator::card::VirtualCard>,
+    pub pki: cqcfab::chip::pki::TestPki,
+    _dir: tempfile::TempDir,
+}
+
+/// `n` fixture requests taken in, rendered, personalised on simulated chips and posted on
+/// `date`.
+pub async fn encoded_and_posted(db: &TestDb, n: usize, date: &str) -> Posted {
+    use cqcfab::station::encode::{self, Mode};
+    use cqcfab::station::readers::{Hopper, InProcessSlot, ReaderSlot};
+    use cqcfab_simulator::blanks::Blanks;
+    use std::sync::Mutex;
+    use std::sync::atomic::AtomicBool;
+
+    const FIRST: u64 = 0x0A0A_0000_0000_0001;
+    let mut numbers = rendered_cards(db, n).await;
+    numbers.sort();
+    db.store
+        .receive_lot("LOT-Q", FIRST, FIRST + 99, "test")
+        .await
+        .expect("lot");
+    let dir = tempfile::tempdir().expect("tmp");
+    let pki = cqcfab::chip::pki::TestPki::ensure(dir.path()).expect("pki");
+    let station = file_station(&db.store, &pki, MASTER, "encode-t", 3);
+    let blanks = Arc::new(Mutex::new(Blanks::new(FIRST, FIRST + 99, MASTER)));
+    let hopper: Hopper = Arc::default();
+    let slots: Vec<Box<dyn ReaderSlot>> = vec![Box::new(InProcessSlot::new(
+        "sim 0",
+        blanks,
+        hopper.clone(),
+    ))];
+    let rt = tokio::runtime::Handle::current();
+    tokio::task::spawn_blocking(move || {
+        let stop = AtomicBool::new(false);
+        drop(encode::run_station(
+            &station,
+            slots,
+            &rt,
+            &stop,
+            Mode::Drain,
+            &|_| {},
+        ));
+    })
+    .await
+    .expect("station");
+    let mut cards = std::mem::take(&mut *hopper.lock().expect("hopper"));
+    let mut chips = Vec::new();
+    for number in &numbers {
+        let at = cards
+            .iter()
+            .position(|c| {
+                c.file(cqcfab::chip::data_groups::FID_DG1)
+                    .and_then(|f| cqcfab::chip::tlv::parse(f).ok())
+                    .and_then(|n| n.find(0x5F0E).map(|n| n.text()))
+                    .as_deref()
+                    == Some(number.as_str())
+            })
+            .unwrap_or_else(|| panic!("no chip holds {number}"));
+        chips.push(cards.swap_remove(at));
+    }
+    let pairs = carriers_for(db, &numbers).await;
+    post(db, &pairs, date).await;
+    Posted {
+        pairs,
+        chips,
+        pki,
+        _dir: dir,
     }
 }
