@@ -511,6 +511,19 @@ async fn a_card_pulled_out_mid_read_records_nothing_and_reads_whole_again(db: &T
         db.store.quality_case(case).await.unwrap().chip.as_deref(),
         Some("intact")
     );
+
+    // A chip that no longer answers as a card of ours (the station sends why): read again
+    // until the verdict, the last reading counts; with no damage by use it is our fault.
+    let (status, a) = diagnose(
+        &server,
+        case,
+        json!({ "unreadable": "the card answers with a wrong ATR" }),
+    )
+    .await;
+    assert_eq!((status, &a["chip"]), (200, &json!("unreadable")), "{a}");
+    assert!(a["lines"][0].as_str().unwrap().contains("ILLISIBLE"), "{a}");
+    let (_, a) = verdict(&server, case, None).await;
+    assert_eq!(a["rule"], json!("chip_failed_without_damage"), "{a}");
     server.stop().await;
 }
 
@@ -787,6 +800,26 @@ async fn the_quality_station_reads_the_scanner_and_the_chip_through_pcscd(db: &T
         stop.store(true, Ordering::Relaxed);
         serving.join().unwrap();
     });
+
+    // The second card: worn by use, the analyst asks for the fee to be waived.
+    let (card2, _) = &posted.pairs[1];
+    send_scan(&mut scanner, format!("{}\r", coupon(card2)).as_bytes());
+    out.expect("DOSSIER QUALITÉ 2");
+    let stop = AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        let serving = scope.spawn(|| serve_chip(posted.chips[1].clone(), &stop));
+        let _stop = common::rack::StopOnDrop(&stop);
+        out.expect("PUCE INTACTE");
+        use std::io::Write;
+        writeln!(stdin, "defaut recto wear").unwrap();
+        out.expect("CONFIRMÉ");
+        writeln!(stdin, "verdict geste client fidèle").unwrap();
+        out.expect("GESTE COMMERCIAL DEMANDÉ (damage_by_use)");
+        writeln!(stdin, "verdict").unwrap();
+        out.expect("waits for a supervisor");
+        stop.store(true, Ordering::Relaxed);
+        serving.join().unwrap();
+    });
     std::process::Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()
@@ -805,6 +838,29 @@ async fn the_quality_station_reads_the_scanner_and_the_chip_through_pcscd(db: &T
     assert_eq!(case, 1);
     assert_eq!(card_state(db, card).await, "returned_defective");
     assert_eq!(events(db, "quality.verdict").await.len(), 1);
+
+    // The supervisor's side, through the command line: never the analyst who asked.
+    let waiver = |by: &str| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_cqcfab"))
+            .args(db.cli_args())
+            .args(["quality", "waiver", "approve", "2", "--by", by])
+            .output()
+            .unwrap()
+    };
+    let same = waiver("INÈS");
+    assert!(!same.status.success());
+    let err = String::from_utf8_lossy(&same.stderr);
+    assert!(err.contains("another person must approve"), "{err}");
+    let done = waiver("Marc");
+    let said = String::from_utf8_lossy(&done.stdout);
+    assert!(done.status.success(), "{said} {}", String::from_utf8_lossy(&done.stderr));
+    assert!(said.contains("fee waived by Marc"), "{said}");
+    let v = events(db, "quality.verdict").await;
+    assert_eq!(v.len(), 2);
+    assert_eq!(
+        (&v[1]["card_number"], &v[1]["fee_waived"]),
+        (&json!(card2), &json!(true))
+    );
     assert_records_sound(db).await;
     server.stop().await;
 }
