@@ -42,7 +42,35 @@ pub struct FileConfig {
     /// `[retention]`: when delivery is presumed and personal data purged.
     #[serde(default)]
     pub retention: RetentionConfig,
+    /// `[webhook]`: where the portal's events go (docs/portal-events.md).
+    #[serde(default)]
+    pub webhook: WebhookConfig,
 }
+
+/// `[webhook]`; the secret comes from `CQCFAB_WEBHOOK_SECRET` (or `secret` here).
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookConfig {
+    /// The portal's webhook URL (http or https); `CQCFAB_WEBHOOK_URL` overrides it.
+    pub url: Option<String>,
+    pub secret: Option<String>,
+    /// Attempts before an event is set aside as dead [default: 20, about 14 hours].
+    pub max_attempts: Option<i64>,
+    /// Extra CA certificates (PEM) trusted for an https webhook.
+    pub ca_file: Option<PathBuf>,
+}
+
+/// The webhook settings in force.
+#[derive(Clone)]
+pub struct WebhookSettings {
+    pub url: String,
+    pub secret: String,
+    pub max_attempts: i64,
+    pub ca_file: Option<PathBuf>,
+}
+
+/// Attempts before an event is dead when nothing is configured.
+pub const DEFAULT_WEBHOOK_ATTEMPTS: i64 = 20;
 
 /// `[retention]` (docs/retention.md).
 #[derive(Debug, Default, Clone, Deserialize)]
@@ -97,6 +125,9 @@ pub struct Overrides {
     pub portal_token: Option<String>,
     /// `CQCFAB_STATION_TOKENS`: `name=token` pairs separated by commas.
     pub station_tokens: Option<String>,
+    /// `CQCFAB_WEBHOOK_URL` and `CQCFAB_WEBHOOK_SECRET`.
+    pub webhook_url: Option<String>,
+    pub webhook_secret: Option<String>,
     pub log: Option<String>,
 }
 
@@ -117,6 +148,8 @@ pub struct Config {
     pub decision_days: u32,
     /// When delivery is presumed and personal data purged.
     pub retention: crate::store::retention::Retention,
+    /// Where the portal's events go; `None`: they wait in the outbox.
+    pub webhook: Option<WebhookSettings>,
     /// The file that was read, if any.
     pub source: Option<PathBuf>,
 }
@@ -136,6 +169,10 @@ pub enum ConfigError {
     },
     #[error("the configuration file {path} is not valid: {message}")]
     Parse { path: PathBuf, message: String },
+    #[error(
+        "a webhook URL is set but no secret: set CQCFAB_WEBHOOK_SECRET (events are never sent unsigned)"
+    )]
+    WebhookSecret,
     #[error("listen address {value:?} is not ADDRESS:PORT (e.g. 127.0.0.1:8080)")]
     Listen { value: String },
     #[error(
@@ -204,6 +241,25 @@ impl Config {
                         .retention
                         .purge_after_days
                         .unwrap_or(d.purge_after_days),
+                }
+            },
+            webhook: {
+                let w = file.webhook;
+                match (
+                    o.webhook_url
+                        .clone()
+                        .or(w.url)
+                        .filter(|u| !u.trim().is_empty()),
+                    o.webhook_secret.clone().or(w.secret),
+                ) {
+                    (None, _) => None,
+                    (Some(_), None) => return Err(ConfigError::WebhookSecret),
+                    (Some(url), Some(secret)) => Some(WebhookSettings {
+                        url,
+                        secret,
+                        max_attempts: w.max_attempts.unwrap_or(DEFAULT_WEBHOOK_ATTEMPTS),
+                        ca_file: w.ca_file,
+                    }),
                 }
             },
             source,

@@ -853,7 +853,11 @@ async fn the_quality_station_reads_the_scanner_and_the_chip_through_pcscd(db: &T
     assert!(err.contains("another person must approve"), "{err}");
     let done = waiver("Marc");
     let said = String::from_utf8_lossy(&done.stdout);
-    assert!(done.status.success(), "{said} {}", String::from_utf8_lossy(&done.stderr));
+    assert!(
+        done.status.success(),
+        "{said} {}",
+        String::from_utf8_lossy(&done.stderr)
+    );
     assert!(said.contains("fee waived by Marc"), "{said}");
     let v = events(db, "quality.verdict").await;
     assert_eq!(v.len(), 2);

@@ -5,6 +5,7 @@ mod bench;
 pub mod chip;
 mod custody;
 mod demo;
+mod events;
 mod fixtures;
 mod fulfil;
 mod import;
@@ -113,6 +114,9 @@ enum Command {
     /// The revocation list (lost, stolen and destroyed card numbers).
     #[command(subcommand)]
     Revocations(custody::RevocationsCommand),
+    /// Portal events: the dead-letter view and retrying what the portal did not take.
+    #[command(subcommand)]
+    Events(events::EventsCommand),
     /// Quality returns: a supervisor's answer to fee waivers, a case's details.
     #[command(subcommand)]
     Quality(quality::QualityCommand),
@@ -173,6 +177,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         },
         portal_token: std::env::var("CQCFAB_PORTAL_TOKEN").ok(),
         station_tokens: std::env::var("CQCFAB_STATION_TOKENS").ok(),
+        webhook_url: std::env::var("CQCFAB_WEBHOOK_URL").ok(),
+        webhook_secret: std::env::var("CQCFAB_WEBHOOK_SECRET").ok(),
         log: cli.global.log.clone(),
     };
     match cli.command {
@@ -193,6 +199,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Post(cmd) => post::run(&load(&overrides)?, cmd).await,
         Command::Destruction(cmd) => custody::destruction(&load(&overrides)?, cmd).await,
         Command::Revocations(cmd) => custody::revocations(&load(&overrides)?, cmd).await,
+        Command::Events(cmd) => events::run(&load(&overrides)?, cmd).await,
         Command::Quality(cmd) => quality::quality(&load(&overrides)?, cmd).await,
         Command::Purge(args) => purge::run(&load(&overrides)?, args).await,
     }

@@ -54,6 +54,24 @@ pub async fn run(config: &Config, args: &ServeArgs) -> anyhow::Result<ExitCode> 
         }
         tracing::info!(workers, "render workers started");
     }
+    match &config.webhook {
+        Some(w) => {
+            let hook = crate::portal::webhook::Webhook::new(
+                &w.url,
+                &w.secret,
+                w.max_attempts,
+                w.ca_file.as_deref(),
+            )?;
+            tasks.spawn(crate::portal::webhook::run(
+                store.clone(),
+                hook,
+                stopped.clone(),
+            ));
+        }
+        None => tracing::warn!(
+            "no webhook configured ([webhook] url, CQCFAB_WEBHOOK_URL): portal events wait in the outbox"
+        ),
+    }
     tasks.spawn(retention_worker(
         store.clone(),
         config.retention,

@@ -1,0 +1,397 @@
+//! Portal events delivered to a webhook, on both backends: a local receiver that fails the
+//! first attempts, verifies every signature itself (HMAC-SHA256 with the shared secret, not
+//! our code) and records what it got. At least once, each event id acknowledged once, retries
+//! after a growing wait, dead letters after the last attempt and their retry, two nodes
+//! delivering at the same time without posting an event twice, and an https receiver.
+
+mod common;
+
+use std::collections::{BTreeMap, VecDeque};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::post;
+use common::TestDb;
+use cqcfab::clock::Clock;
+use cqcfab::intake::Intake;
+use cqcfab::portal::webhook::{self, Webhook};
+use hmac::{Hmac, Mac};
+use serde_json::Value;
+use sha2::Sha256;
+use time::macros::date;
+
+fn clock() -> Clock {
+    Clock::fixed_on(date!(2026 - 11 - 27))
+}
+
+on_both_backends!(clock();
+    events_reach_the_portal_signed_once_each_after_failed_attempts,
+    an_event_the_portal_never_takes_goes_dead_and_is_retried,
+    two_nodes_never_post_the_same_event_at_once,
+    an_https_webhook_is_verified_against_its_ca,
+);
+
+const SECRET: &str = "portal-shared-secret-0123456789";
+
+/// What the receiver got, and what it answers next.
+#[derive(Default)]
+struct Receiver {
+    /// Statuses to answer, in order; 200 when empty.
+    script: VecDeque<u16>,
+    /// (event id, body) of every POST, in order.
+    got: Vec<(String, Value)>,
+    /// POSTs whose signature did not verify.
+    bad_signatures: usize,
+    /// Answer this long after a POST arrives.
+    delay_ms: u64,
+}
+
+type Shared = Arc<Mutex<Receiver>>;
+
+async fn receive(State(r): State<Shared>, headers: HeaderMap, body: Bytes) -> StatusCode {
+    let sig = headers
+        .get("x-cqcfab-signature")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(SECRET.as_bytes()).unwrap();
+    mac.update(&body);
+    let verified = sig
+        .strip_prefix("sha256=")
+        .and_then(|h| hex::decode(h).ok())
+        .is_some_and(|h| mac.verify_slice(&h).is_ok());
+    let value: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let (status, delay) = {
+        let mut r = r.lock().unwrap();
+        if !verified {
+            r.bad_signatures += 1;
+        }
+        let id = value["event_id"].as_str().unwrap_or_default().to_string();
+        assert_eq!(
+            headers
+                .get("x-cqcfab-event-id")
+                .and_then(|v| v.to_str().ok()),
+            Some(id.as_str())
+        );
+        r.got.push((id, value));
+        (r.script.pop_front().unwrap_or(200), r.delay_ms)
+    };
+    if delay > 0 {
+        tokio::time::sleep(Duration::from_millis(delay)).await;
+    }
+    StatusCode::from_u16(status).unwrap()
+}
+
+async fn start_receiver(r: Shared) -> (SocketAddr, tokio::task::JoinHandle<()>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let app = Router::new()
+        .route("/hooks/cqcfab", post(receive))
+        .with_state(r);
+    let task = tokio::spawn(async move {
+        axum::serve(listener, app).await.unwrap();
+    });
+    (addr, task)
+}
+
+/// Takes in `n` fixture requests: their `request.accepted` events wait in the outbox.
+async fn events_waiting(db: &TestDb, n: usize) -> usize {
+    let intake = Intake::new(db.store.clone());
+    for doc in common::valid_fixtures().iter().take(n) {
+        intake.submit(doc.clone(), "test").await.unwrap();
+    }
+    db.store.events(None).await.unwrap().len()
+}
+
+fn hook(addr: SocketAddr, attempts: i64) -> Webhook {
+    Webhook::new(
+        &format!("http://{addr}/hooks/cqcfab"),
+        SECRET,
+        attempts,
+        None,
+    )
+    .unwrap()
+}
+
+fn ids_once(got: &[(String, Value)]) -> BTreeMap<String, usize> {
+    let mut m = BTreeMap::new();
+    for (id, _) in got {
+        *m.entry(id.clone()).or_insert(0) += 1;
+    }
+    m
+}
+
+async fn undelivered(db: &TestDb) -> usize {
+    db.store
+        .events(None)
+        .await
+        .unwrap()
+        .iter()
+        .filter(|e| e.delivered_at.is_none())
+        .count()
+}
+
+async fn events_reach_the_portal_signed_once_each_after_failed_attempts(db: &TestDb) {
+    let n = events_waiting(db, 3).await;
+    assert!(n >= 3);
+    let r: Shared = Arc::default();
+    r.lock().unwrap().script = VecDeque::from([500, 503]);
+    let (addr, task) = start_receiver(r.clone()).await;
+    let hook = hook(addr, 20);
+
+    let round = webhook::deliver_due(&db.store, &hook).await.unwrap();
+    assert_eq!((round.delivered, round.failed), (n as u64 - 2, 2));
+    // Not due again until the first wait is over.
+    let round = webhook::deliver_due(&db.store, &hook).await.unwrap();
+    assert_eq!(round, webhook::Round::default());
+    db.store.clock().advance(time::Duration::seconds(10));
+    let round = webhook::deliver_due(&db.store, &hook).await.unwrap();
+    assert_eq!(round.delivered, 2);
+    assert_eq!(undelivered(db).await, 0);
+
+    let r = r.lock().unwrap();
+    assert_eq!(r.bad_signatures, 0);
+    assert_eq!(
+        r.got.len(),
+        n + 2,
+        "two failed attempts, then each event once"
+    );
+    let ids = ids_once(&r.got);
+    assert_eq!(ids.len(), n, "every event, each with its own id");
+    // The body is the event's envelope, as stored.
+    for (id, body) in &r.got {
+        assert_eq!(body["event_id"].as_str(), Some(id.as_str()));
+        assert!(body["type"].is_string() && body["occurred_at"].is_string());
+    }
+    drop(r);
+    task.abort();
+}
+
+async fn an_event_the_portal_never_takes_goes_dead_and_is_retried(db: &TestDb) {
+    let n = events_waiting(db, 1).await;
+    let r: Shared = Arc::default();
+    r.lock().unwrap().script = VecDeque::from(vec![500; 3 * n]);
+    let (addr, task) = start_receiver(r.clone()).await;
+    let hook = hook(addr, 3);
+    let mut dead = 0;
+    for wait in [0, 10, 20] {
+        db.store.clock().advance(time::Duration::seconds(wait));
+        dead += webhook::deliver_due(&db.store, &hook).await.unwrap().dead;
+    }
+    assert_eq!(dead, n as u64);
+    let letters = db.store.dead_events().await.unwrap();
+    assert_eq!(letters.len(), n);
+    assert_eq!(letters[0].attempts, 3);
+    assert_eq!(
+        letters[0].last_error.as_deref(),
+        Some("the portal answered 500")
+    );
+    // Dead events are not sent again by themselves.
+    db.store.clock().advance(time::Duration::hours(2));
+    assert_eq!(
+        webhook::deliver_due(&db.store, &hook).await.unwrap(),
+        webhook::Round::default()
+    );
+
+    // Someone retries them from the dead-letter view (through the binary): audited.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_cqcfab"))
+        .args(db.cli_args())
+        .args(["events", "retry", "--by", "Marc"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains(&format!("{n} event(s)")));
+    let round = webhook::deliver_due(&db.store, &hook).await.unwrap();
+    assert_eq!(round.delivered, n as u64);
+    assert!(db.store.dead_events().await.unwrap().is_empty());
+    let audit = db.store.audit_history("outbox", "all").await.unwrap();
+    assert_eq!(audit.len(), 1);
+    assert_eq!(audit[0].actor, "Marc");
+
+    // A portal that is not there at all: the error names where it tried.
+    task.abort();
+    let _ = task.await;
+    events_waiting(db, 2).await;
+    let round = webhook::deliver_due(&db.store, &hook).await.unwrap();
+    assert!(round.failed >= 1, "{round:?}");
+    let e = db
+        .store
+        .events(None)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.delivered_at.is_none())
+        .count();
+    assert!(e >= 1);
+}
+
+async fn two_nodes_never_post_the_same_event_at_once(db: &TestDb) {
+    let n = events_waiting(db, 4).await;
+    let r: Shared = Arc::default();
+    r.lock().unwrap().delay_ms = 30;
+    let (addr, task) = start_receiver(r.clone()).await;
+    let (a, b) = (hook(addr, 20), hook(addr, 20));
+    let (ra, rb) = tokio::join!(
+        webhook::deliver_due(&db.store, &a),
+        webhook::deliver_due(&db.store, &b)
+    );
+    assert_eq!(ra.unwrap().delivered + rb.unwrap().delivered, n as u64);
+    let ids = ids_once(&r.lock().unwrap().got);
+    assert_eq!(ids.len(), n);
+    assert!(ids.values().all(|&c| c == 1), "{ids:?}");
+    task.abort();
+}
+
+/// An https receiver whose certificate is issued by a CA made here with openssl.
+async fn an_https_webhook_is_verified_against_its_ca(db: &TestDb) {
+    let n = events_waiting(db, 1).await;
+    let dir = tempfile::tempdir().unwrap();
+    let sh = |args: &[&str]| {
+        let out = std::process::Command::new("openssl")
+            .args(args)
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    sh(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+        "-subj",
+        "/CN=portal test CA",
+        "-days",
+        "2",
+    ]);
+    sh(&[
+        "req",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-keyout",
+        "server.key",
+        "-out",
+        "server.csr",
+        "-subj",
+        "/CN=localhost",
+    ]);
+    std::fs::write(dir.path().join("ext.cnf"), "subjectAltName=DNS:localhost\n").unwrap();
+    sh(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "server.pem",
+        "-days",
+        "2",
+        "-extfile",
+        "ext.cnf",
+    ]);
+
+    let certs: Vec<_> = rustls_pemfile::certs(
+        &mut std::fs::read(dir.path().join("server.pem"))
+            .unwrap()
+            .as_slice(),
+    )
+    .map(Result::unwrap)
+    .collect();
+    let key = rustls_pemfile::private_key(
+        &mut std::fs::read(dir.path().join("server.key"))
+            .unwrap()
+            .as_slice(),
+    )
+    .unwrap()
+    .unwrap();
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(certs, key)
+    .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let r: Shared = Arc::default();
+    let server = {
+        let r = r.clone();
+        tokio::spawn(async move {
+            loop {
+                let Ok((tcp, _)) = listener.accept().await else {
+                    return;
+                };
+                let acceptor = acceptor.clone();
+                let r = r.clone();
+                tokio::spawn(async move {
+                    let Ok(tls) = acceptor.accept(tcp).await else {
+                        return;
+                    };
+                    let service = hyper::service::service_fn(
+                        move |req: hyper::Request<hyper::body::Incoming>| {
+                            let r = r.clone();
+                            async move {
+                                use http_body_util::BodyExt;
+                                let (parts, body) = req.into_parts();
+                                let bytes = body.collect().await?.to_bytes();
+                                let status = receive(State(r), parts.headers, bytes).await;
+                                Ok::<_, hyper::Error>(
+                                    hyper::Response::builder()
+                                        .status(status)
+                                        .body(http_body_util::Full::new(Bytes::new()))
+                                        .unwrap(),
+                                )
+                            }
+                        },
+                    );
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(hyper_util::rt::TokioIo::new(tls), service)
+                        .await;
+                });
+            }
+        })
+    };
+
+    let url = format!("https://localhost:{port}/hooks/cqcfab");
+    // Without our CA the portal's certificate is not trusted: nothing is delivered.
+    let untrusted = Webhook::new(&url, SECRET, 20, None).unwrap();
+    let round = webhook::deliver_due(&db.store, &untrusted).await.unwrap();
+    assert_eq!((round.delivered, round.failed), (0, n as u64));
+    let error = db.store.events(None).await.unwrap();
+    assert!(error.iter().all(|e| e.delivered_at.is_none()));
+    db.store.clock().advance(time::Duration::seconds(10));
+    let trusted = Webhook::new(&url, SECRET, 20, Some(&dir.path().join("ca.pem"))).unwrap();
+    let round = webhook::deliver_due(&db.store, &trusted).await.unwrap();
+    assert_eq!(round.delivered, n as u64);
+    assert_eq!(r.lock().unwrap().bad_signatures, 0);
+    server.abort();
+}
