@@ -13,6 +13,7 @@ pub mod clock;
 pub mod config;
 pub mod domain;
 pub mod intake;
+pub mod metrics;
 pub mod portal;
 pub mod post;
 pub mod quality;

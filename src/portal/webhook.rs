@@ -218,6 +218,15 @@ pub struct Round {
     pub dead: u64,
 }
 
+fn delivery(outcome: &str) {
+    crate::metrics::count(
+        "cqcfab_portal_event_attempts_total",
+        "Webhook attempts by outcome: delivered, failed (retried later), dead.",
+        &[("outcome", outcome)],
+        1.0,
+    );
+}
+
 /// Sends every event due now (one lease after another); returns what happened.
 pub async fn deliver_due(store: &Store, hook: &Webhook) -> Result<Round, StoreError> {
     let mut round = Round::default();
@@ -231,6 +240,7 @@ pub async fn deliver_due(store: &Store, hook: &Webhook) -> Result<Round, StoreEr
             let error = match outcome {
                 Ok(Ok(status)) if (200..300).contains(&status) => {
                     store.event_delivered(e.seq).await?;
+                    delivery("delivered");
                     round.delivered += 1;
                     continue;
                 }
@@ -242,11 +252,13 @@ pub async fn deliver_due(store: &Store, hook: &Webhook) -> Result<Round, StoreEr
             if attempts >= hook.max_attempts {
                 tracing::error!(event_id = %e.event_id, attempts, error = %error, "portal event dead: retry it from the dead-letter view");
                 store.event_failed(e.seq, &error, None).await?;
+                delivery("dead");
                 round.dead += 1;
             } else {
                 let retry_at = store.clock().now_ms() + backoff_ms(attempts);
                 tracing::warn!(event_id = %e.event_id, attempts, error = %error, "portal event not delivered; will retry");
                 store.event_failed(e.seq, &error, Some(retry_at)).await?;
+                delivery("failed");
                 round.failed += 1;
             }
         }

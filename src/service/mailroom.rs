@@ -84,7 +84,11 @@ pub async fn scan(State(state): State<AppState>, headers: HeaderMap, body: Body)
         clerk,
     };
     match mailroom::handle(&state.store, by, &scan.code, reason, state.decision_wait_ms).await {
-        Ok(answer) => (StatusCode::OK, Json(answer)).into_response(),
+        Ok(answer) => {
+            let outcome = serde_json::to_value(answer.outcome).unwrap_or_default();
+            super::metrics::scanned("mailroom", outcome.as_str().unwrap_or("?"));
+            (StatusCode::OK, Json(answer)).into_response()
+        }
         Err(e) => {
             tracing::error!(station = %station, error = %e, "mailroom scan failed");
             error(

@@ -2,6 +2,7 @@
 
 mod auth;
 mod mailroom;
+mod metrics;
 mod quality;
 mod requests;
 mod returns;
@@ -94,10 +95,24 @@ pub fn router(state: AppState) -> Router {
             "/v1/quality-returns/{case_id}/holder-correction",
             post(quality::holder_correction),
         )
+        .route("/metrics", get(metrics::show))
+        .route("/v1/openapi.json", get(openapi))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready))
         .fallback(|| async { error(StatusCode::NOT_FOUND, "not_found", "no such route") })
+        .layer(axum::middleware::from_fn(metrics::track))
         .with_state(state)
+}
+
+/// The OpenAPI document of the portal and station routes (kept in docs/, where people read it).
+const OPENAPI: &str = include_str!("../../docs/openapi.json");
+
+async fn openapi() -> Response {
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        OPENAPI,
+    )
+        .into_response()
 }
 
 async fn ready(axum::extract::State(state): axum::extract::State<AppState>) -> Response {

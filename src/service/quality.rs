@@ -27,6 +27,9 @@ const MAX_STATION_BODY: usize = 1024 * 1024;
 const MAX_CORRECTION_BODY: usize = 4 * 1024 * 1024;
 
 fn answer(ok: bool, lines: Vec<String>, extra: Value) -> Response {
+    if let Some(outcome) = extra.get("outcome").and_then(Value::as_str) {
+        super::metrics::scanned("quality", outcome);
+    }
     let mut body = json!({ "ok": ok, "lines": lines });
     if let (Value::Object(b), Value::Object(e)) = (&mut body, extra) {
         b.extend(e);

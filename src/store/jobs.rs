@@ -291,6 +291,7 @@ impl Store {
         let now = self.clock().now_ms();
         let token = Uuid::new_v4().to_string();
         let expires_at = now + lease_ms;
+        let started = std::time::Instant::now();
         let row: Option<Claimed> = on_write!(self, |p, pg| {
             sqlx::query_as(if pg { CLAIM_POSTGRES } else { CLAIM_SQLITE })
                 .bind(&token)
@@ -301,6 +302,12 @@ impl Store {
                 .fetch_optional(p)
                 .await?
         });
+        crate::metrics::observe(
+            "cqcfab_job_claim_seconds",
+            "Time to claim the next job (or find none), by job kind.",
+            &[("kind", kind)],
+            started.elapsed(),
+        );
         let Some(row) = row else {
             on_write!(self, |p, pg| {
                 sqlx::query(SWEEP).bind(now).bind(kind).execute(p).await?;

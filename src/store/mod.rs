@@ -133,6 +133,7 @@ pub mod returns;
 pub mod revocations;
 pub mod s10;
 pub mod scratch;
+pub mod stats;
 pub mod stock;
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("src/store/migrations/sqlite");
