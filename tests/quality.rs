@@ -332,6 +332,28 @@ async fn an_intact_chip_with_a_print_defect_is_replaced_free_at_once(db: &TestDb
     // Decided: nothing more is recorded on it.
     let (status, _) = verdict(&server, case, None).await;
     assert_eq!(status, 409);
+    // The service stopped between the verdict and the replacement: asking the verdict again
+    // makes it, and intake's idempotency gives the same card, never a second one.
+    let unlinked = db
+        .exec(
+            "UPDATE quality_cases SET replacement_request_id = NULL \
+             WHERE replacement_request_id = $1",
+            &[&format!("quality-case-{case}")],
+        )
+        .await
+        .unwrap();
+    assert_eq!(unlinked, 1);
+    let cards_before = db.store.counts().await.unwrap().cards;
+    let (status, a) = verdict(&server, case, None).await;
+    assert_eq!(
+        (status, &a["outcome"]),
+        (200, &json!("replacement_resumed")),
+        "{a}"
+    );
+    assert_eq!(a["replacement_card_number"], json!(new_number));
+    assert_eq!(db.store.counts().await.unwrap().cards, cards_before);
+    let (status, _) = verdict(&server, case, None).await;
+    assert_eq!(status, 409, "owed nothing any more");
     let (status, _) = station_post(
         &server,
         &format!("/v1/stations/quality/cases/{case}/defects"),
@@ -354,6 +376,20 @@ async fn an_intact_chip_with_a_print_defect_is_replaced_free_at_once(db: &TestDb
     db.store.approve_destruction(id, "Marc").await.unwrap();
     assert_eq!(card_state(db, &card).await, "destroyed");
     assert!(db.store.is_revoked(&card).await.unwrap());
+    // Its retention period over, the diagnostic (which names differing values) goes with the
+    // rest of the personal data; the case and its verdict stay.
+    db.store.clock().advance(time::Duration::days(91));
+    db.store
+        .retention_sweep(
+            cqcfab::store::retention::Retention::default(),
+            false,
+            "test",
+        )
+        .await
+        .unwrap();
+    let purged = db.store.quality_case(case).await.unwrap();
+    assert!(purged.diagnostic.is_none());
+    assert_eq!(purged.verdict.as_deref(), Some("manufacturer_fault"));
     assert_records_sound(db).await;
     server.stop().await;
 }

@@ -192,6 +192,24 @@ pub async fn decide(
     })
 }
 
+/// Makes the free replacement a decided case is owed but does not have: the service stopped
+/// (or the database went away) between the verdict and the replacement. `None` when nothing
+/// is owed. Asking the verdict again at the desk comes here.
+pub async fn resume_replacement(
+    intake: &Intake,
+    id: i64,
+    by: &str,
+) -> Result<Option<(String, Option<String>)>, DeskError> {
+    let case = intake.store().quality_case(id).await?;
+    let owed = case.state == "decided"
+        && (case.verdict.as_deref() == Some("manufacturer_fault") || case.fee_waived)
+        && case.replacement_request_id.is_none();
+    if !owed {
+        return Ok(None);
+    }
+    Ok(Some(replace(intake, id, None, None, by).await?))
+}
+
 /// The supervisor's answer to a fee waiver; an approved one makes the free replacement.
 pub async fn settle_waiver(
     intake: &Intake,

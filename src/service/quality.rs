@@ -382,6 +382,24 @@ pub async fn verdict(
             };
             answer(true, lines, extra)
         }
+        Err(DeskError::Quality(QualityError::Decided(_))) => {
+            match desk::resume_replacement(&state.intake, id, analyst).await {
+                Ok(Some((rid, number))) => answer(
+                    true,
+                    vec![format!(
+                        "REMPLACEMENT REPRIS : demande {rid}, carte {}",
+                        number.as_deref().unwrap_or("—")
+                    )],
+                    json!({
+                        "outcome": "replacement_resumed",
+                        "replacement_request_id": rid,
+                        "replacement_card_number": number,
+                    }),
+                ),
+                Ok(None) => refused(QualityError::Decided(id).into()),
+                Err(e) => refused(e),
+            }
+        }
         Err(e) => refused(e),
     }
 }

@@ -151,6 +151,11 @@ impl Store {
                 .bind(card_id)
                 .execute(&mut *c)
                 .await?;
+            // A quality diagnostic names the fields that differed, with their values.
+            sqlx::query("UPDATE quality_cases SET diagnostic = NULL WHERE card_id = $1")
+                .bind(card_id)
+                .execute(&mut *c)
+                .await?;
             sqlx::query(
                 "UPDATE cards SET surname = NULL, given_names = NULL, birth_date = NULL, \
                  birth_place = NULL, licence_number = NULL, address_lines = NULL, \
