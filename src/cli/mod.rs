@@ -17,6 +17,7 @@ mod quality;
 mod render;
 mod serve;
 mod status;
+mod users;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -114,6 +115,9 @@ enum Command {
     /// The revocation list (lost, stolen and destroyed card numbers).
     #[command(subcommand)]
     Revocations(custody::RevocationsCommand),
+    /// People who sign in to the console: add, disable, list (roles in docs/users.md).
+    #[command(subcommand)]
+    User(users::UserCommand),
     /// Portal events: the dead-letter view and retrying what the portal did not take.
     #[command(subcommand)]
     Events(events::EventsCommand),
@@ -199,6 +203,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Post(cmd) => post::run(&load(&overrides)?, cmd).await,
         Command::Destruction(cmd) => custody::destruction(&load(&overrides)?, cmd).await,
         Command::Revocations(cmd) => custody::revocations(&load(&overrides)?, cmd).await,
+        Command::User(cmd) => users::run(&load(&overrides)?, cmd).await,
         Command::Events(cmd) => events::run(&load(&overrides)?, cmd).await,
         Command::Quality(cmd) => quality::quality(&load(&overrides)?, cmd).await,
         Command::Purge(args) => purge::run(&load(&overrides)?, args).await,

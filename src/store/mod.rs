@@ -135,6 +135,7 @@ pub mod s10;
 pub mod scratch;
 pub mod stats;
 pub mod stock;
+pub mod users;
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("src/store/migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator =
