@@ -480,8 +480,7 @@ async fn a_corrupted_data_group_is_our_fault_and_an_unknown_signer_is_not_ours(d
     assert!(a["replacement_request_id"].is_null());
 
     // Another card's chip with this coupon: refused, nothing recorded.
-    let other = encoded_other_card(&posted);
-    let (reading, _) = read(other);
+    let (reading, _) = read(posted.chips[0].clone());
     let (status, a) = diagnose(&server, case, reading).await;
     assert_eq!((status, &a["outcome"]), (200, &json!("wrong_card")), "{a}");
     assert!(
@@ -492,11 +491,6 @@ async fn a_corrupted_data_group_is_our_fault_and_an_unknown_signer_is_not_ours(d
     );
     assert_records_sound(db).await;
     server.stop().await;
-}
-
-/// The first posted chip, for the wrong-card check.
-fn encoded_other_card(posted: &Posted) -> VirtualCard {
-    posted.chips[0].clone()
 }
 
 async fn a_card_pulled_out_mid_read_records_nothing_and_reads_whole_again(db: &TestDb) {

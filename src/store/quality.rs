@@ -215,11 +215,8 @@ fn written_hashes(history: &[audit::Record]) -> std::collections::BTreeMap<u16, 
         else {
             continue;
         };
-        let Some(map) = after
-            .get("file_sha256")
-            .or_else(|| after.get("details").and_then(|d| d.get("file_sha256")))
-            .and_then(Value::as_object)
-        else {
+        // `cards::apply` merges the event's details into `after`.
+        let Some(map) = after.get("file_sha256").and_then(Value::as_object) else {
             continue;
         };
         out.clear();
@@ -343,22 +340,8 @@ impl Store {
         &self,
         id: i64,
     ) -> Result<(QualityCase, Expected, Option<i64>), QualityError> {
-        let case = self.quality_case(id).await?;
-        let card = self
-            .card_by_number(&case.card_number)
-            .await?
-            .ok_or_else(|| QualityError::NoCard(case.card_number.clone()))?;
-        let document: Option<(Option<String>,)> = on_read!(self, |p, pg| {
-            sqlx::query_as("SELECT document FROM requests WHERE request_id = $1")
-                .bind(&card.request_id)
-                .fetch_optional(p)
-                .await
-                .map_err(StoreError::from)?
-        });
-        let request = document
-            .and_then(|(d,)| d)
-            .and_then(|d| serde_json::from_str::<Value>(&d).ok())
-            .and_then(|d| request_fields(&d));
+        let (case, card, document) = self.quality_source(id).await?;
+        let request = document.as_ref().and_then(request_fields);
         let (serial,): (Option<i64>,) = on_read!(self, |p, pg| {
             sqlx::query_as("SELECT chip_serial FROM cards WHERE id = $1")
                 .bind(card.id)
