@@ -12,7 +12,8 @@ log() { printf '\033[1m[ci] %s\033[0m\n' "$*" >&2; }
 # Debian packages the build and the tests need. Installed only when missing, so a second
 # run costs nothing.
 PACKAGES=(pkgconf build-essential ca-certificates postgresql-15 python3 poppler-utils qpdf
-  pcscd libpcsclite-dev vsmartcard-vpcd pcsc-tools opensc softhsm2 zbar-tools)
+  pcscd libpcsclite-dev vsmartcard-vpcd pcsc-tools opensc softhsm2 zbar-tools chromium
+  chromium-driver)
 
 install_packages() {
   local missing=()

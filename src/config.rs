@@ -45,6 +45,18 @@ pub struct FileConfig {
     /// `[webhook]`: where the portal's events go (docs/portal-events.md).
     #[serde(default)]
     pub webhook: WebhookConfig,
+    /// `[console]`: the web console (docs/console.md).
+    #[serde(default)]
+    pub console: ConsoleConfig,
+}
+
+/// `[console]`.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConsoleConfig {
+    /// `Secure` session cookies [default: true]. Browsers accept them from https and from
+    /// http://localhost; turn off only for a plain-HTTP test bench reached by another name.
+    pub secure_cookies: Option<bool>,
 }
 
 /// `[webhook]`; the secret comes from `CQCFAB_WEBHOOK_SECRET` (or `secret` here).
@@ -150,6 +162,8 @@ pub struct Config {
     pub retention: crate::store::retention::Retention,
     /// Where the portal's events go; `None`: they wait in the outbox.
     pub webhook: Option<WebhookSettings>,
+    /// The web console's settings.
+    pub console: crate::console::ConsoleSettings,
     /// The file that was read, if any.
     pub source: Option<PathBuf>,
 }
@@ -261,6 +275,9 @@ impl Config {
                         ca_file: w.ca_file,
                     }),
                 }
+            },
+            console: crate::console::ConsoleSettings {
+                secure_cookies: file.console.secure_cookies.unwrap_or(true),
             },
             source,
         })

@@ -11,6 +11,7 @@ pub mod chip;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod console;
 pub mod domain;
 pub mod intake;
 pub mod metrics;

@@ -164,31 +164,6 @@ pub async fn run(config: &Config, cmd: PostCommand) -> anyhow::Result<ExitCode> 
     Ok(ExitCode::SUCCESS)
 }
 
-const MONTHS: [&str; 12] = [
-    "janvier",
-    "février",
-    "mars",
-    "avril",
-    "mai",
-    "juin",
-    "juillet",
-    "août",
-    "septembre",
-    "octobre",
-    "novembre",
-    "décembre",
-];
-
-/// "27 novembre 2026".
-fn date_fr(d: time::Date) -> String {
-    format!(
-        "{} {} {}",
-        d.day(),
-        MONTHS[usize::from(u8::from(d.month())) - 1],
-        d.year()
-    )
-}
-
 async fn batch(config: &Config, cmd: BatchCommand) -> anyhow::Result<ExitCode> {
     use anyhow::Context;
     let store = super::open_store(config).await?;
@@ -272,37 +247,12 @@ pub(crate) fn write_batch(
     use anyhow::Context;
     std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
     let id = &m.batch.batch_id;
-    let closed_at = m
-        .batch
-        .closed_at
-        .and_then(|ms| {
-            time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000).ok()
-        })
-        .and_then(|t| {
-            t.format(time::macros::format_description!(
-                "[day]/[month]/[year] [hour]:[minute] UTC"
-            ))
-            .ok()
-        })
-        .unwrap_or_default();
-    let cover = crate::post::cover::Cover {
-        batch_id: id,
-        product: &m.batch.product,
-        dispatch_date_fr: &date_fr(dispatch),
-        closed_at: &closed_at,
-        pieces: m.totals.pieces,
-        weight_g: m.totals.weight_g,
-        by_product: &m.totals.by_product,
-        by_departement: &m.by_departement,
-        manifest_sha256: &m.sha256,
-    };
-    let fonts = crate::render::fonts::fonts()?;
     let files = [
         (format!("{id}.manifest.csv"), m.csv.clone()),
         (format!("{id}.totals.csv"), m.totals_csv.clone()),
         (
             format!("{id}.cover.pdf"),
-            crate::post::cover::pdf(&cover, fonts)?,
+            crate::post::cover::for_manifest(m, dispatch)?,
         ),
     ];
     let mut paths = Vec::new();
@@ -345,7 +295,10 @@ pub(crate) async fn make_letters(
 
     std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
     let fonts = crate::render::fonts::fonts()?;
-    let date_fr = format!("Paris, le {}", date_fr(store.clock().today()));
+    let date_fr = format!(
+        "Paris, le {}",
+        crate::post::cover::date_fr(store.clock().today())
+    );
     let waiting = store.cards_awaiting_piece().await?;
     // Refuse the whole run before the first letter rather than stop halfway with envelopes
     // for some cards and not for others.

@@ -41,8 +41,8 @@ pub async fn run(config: &Config, args: &ServeArgs) -> anyhow::Result<ExitCode> 
     });
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let mut tasks = tokio::task::JoinSet::new();
+    let renderer = Arc::new(Renderer::new(&config.authority)?);
     if workers > 0 {
-        let renderer = Arc::new(Renderer::new(&config.authority)?);
         let node = format!("{}-{}", hostname(), std::process::id());
         for i in 0..workers {
             tasks.spawn(worker::run(
@@ -72,6 +72,7 @@ pub async fn run(config: &Config, args: &ServeArgs) -> anyhow::Result<ExitCode> 
             "no webhook configured ([webhook] url, CQCFAB_WEBHOOK_URL): portal events wait in the outbox"
         ),
     }
+    tasks.spawn(tally_worker(store.clone(), stopped.clone()));
     tasks.spawn(retention_worker(
         store.clone(),
         config.retention,
@@ -84,7 +85,9 @@ pub async fn run(config: &Config, args: &ServeArgs) -> anyhow::Result<ExitCode> 
         AppState::new(store.clone(), Some(Token::new(token)))
             .with_stations(&config.stations)
             .with_decision_days(config.decision_days)
-            .with_csca(csca),
+            .with_csca(csca)
+            .with_console(config.console)
+            .with_renderer(renderer),
         shutdown_signal(),
     )
     .await
@@ -93,6 +96,21 @@ pub async fn run(config: &Config, args: &ServeArgs) -> anyhow::Result<ExitCode> 
     while tasks.join_next().await.is_some() {}
     store.close().await;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Folds the dashboard's tally moves every few seconds (PostgreSQL; docs/console.md), so the
+/// counts stay one small read however busy the day.
+async fn tally_worker(store: crate::store::Store, mut stop: tokio::sync::watch::Receiver<bool>) {
+    const EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+    loop {
+        if let Err(e) = store.fold_tallies().await {
+            tracing::warn!(error = %e, "folding the tallies failed; next try in 5 s");
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(EVERY) => {}
+            _ = stop.changed() => return,
+        }
+    }
 }
 
 /// Presumes delivery and purges personal data every hour (docs/retention.md); a failed

@@ -56,8 +56,69 @@ pub struct Cover<'a> {
     pub manifest_sha256: &'a str,
 }
 
+const MONTHS: [&str; 12] = [
+    "janvier",
+    "février",
+    "mars",
+    "avril",
+    "mai",
+    "juin",
+    "juillet",
+    "août",
+    "septembre",
+    "octobre",
+    "novembre",
+    "décembre",
+];
+
+/// "27 novembre 2026".
+pub fn date_fr(d: time::Date) -> String {
+    format!(
+        "{} {} {}",
+        d.day(),
+        MONTHS[usize::from(u8::from(d.month())) - 1],
+        d.year()
+    )
+}
+
+/// The cover sheet of a closed batch, as a PDF (the CLI writes it beside the manifest; the
+/// console serves it).
+pub fn for_manifest(
+    m: &crate::store::batches::Manifest,
+    dispatch: time::Date,
+) -> Result<Vec<u8>, CoverError> {
+    let closed_at = m
+        .batch
+        .closed_at
+        .and_then(|ms| {
+            time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000).ok()
+        })
+        .and_then(|t| {
+            t.format(time::macros::format_description!(
+                "[day]/[month]/[year] [hour]:[minute] UTC"
+            ))
+            .ok()
+        })
+        .unwrap_or_default();
+    let cover = Cover {
+        batch_id: &m.batch.batch_id,
+        product: &m.batch.product,
+        dispatch_date_fr: &date_fr(dispatch),
+        closed_at: &closed_at,
+        pieces: m.totals.pieces,
+        weight_g: m.totals.weight_g,
+        by_product: &m.totals.by_product,
+        by_departement: &m.by_departement,
+        manifest_sha256: &m.sha256,
+    };
+    let fonts = crate::render::fonts::fonts().map_err(|e| CoverError::Fonts(e.to_string()))?;
+    pdf(&cover, fonts)
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum CoverError {
+    #[error("the fonts: {0}")]
+    Fonts(String),
     #[error("cover sheet of batch {batch}: {source}")]
     Barcode {
         batch: String,

@@ -270,3 +270,29 @@ fn kept(render: &CardRender) -> Vec<NewArtifact<'_>> {
         })
         .collect()
 }
+
+/// The colour previews of a stored card (front, back PNG), drawn again from its record and
+/// pictures: production does not keep them (docs/rendering.md), a person looking at a card
+/// in the console gets the same pixels. `None` once the pictures are purged.
+pub async fn previews(
+    store: &Store,
+    renderer: &Arc<Renderer>,
+    card: &crate::store::cards::CardRecord,
+) -> Result<Option<(Vec<u8>, Vec<u8>)>, WorkerError> {
+    let (Some(photo), Some(signature)) = (
+        store.request_picture(&card.request_id, "photo").await?,
+        store.request_picture(&card.request_id, "signature").await?,
+    ) else {
+        return Ok(None);
+    };
+    let Ok(data) = CardData::from_record(card, renderer.authority(), None) else {
+        return Ok(None);
+    };
+    let r = renderer.clone();
+    let render = tokio::task::spawn_blocking(move || r.render(&data, &photo, &signature))
+        .await
+        .map_err(|e| WorkerError::Task(e.to_string()))?
+        .map_err(|e| WorkerError::Task(e.to_string()))?;
+    let take = |name: &str| render.output(name).map(|o| o.bytes.clone());
+    Ok(take(crate::render::FRONT_PREVIEW).zip(take(crate::render::BACK_PREVIEW)))
+}

@@ -7,6 +7,8 @@ use axum::http::HeaderMap;
 use axum::http::header::AUTHORIZATION;
 use sha2::{Digest, Sha256};
 
+use crate::store::sessions::TokenKind;
+
 /// A configured token, held as its digest.
 #[derive(Clone)]
 pub struct Token([u8; 32]);
@@ -36,11 +38,51 @@ impl Token {
     }
 }
 
+/// The bearer token presented, if any.
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(AUTHORIZATION)?.to_str().ok()?;
+    Some(value.strip_prefix("Bearer ")?.trim())
+}
+
 /// The digest of the bearer token presented, if any.
 fn bearer_digest(headers: &HeaderMap) -> Option<[u8; 32]> {
-    let value = headers.get(AUTHORIZATION)?.to_str().ok()?;
-    let presented = value.strip_prefix("Bearer ")?;
-    Some(Sha256::digest(presented.trim().as_bytes()).into())
+    Some(Sha256::digest(bearer(headers)?.as_bytes()).into())
+}
+
+impl super::AppState {
+    /// True when the request carries the portal's token: the configured one, or one issued
+    /// with `cqcfab token issue --portal` and not revoked (rotation without a restart).
+    pub(super) async fn portal_admits(&self, headers: &HeaderMap) -> bool {
+        if self
+            .portal_token
+            .as_ref()
+            .as_ref()
+            .is_some_and(|t| t.admits(headers))
+        {
+            return true;
+        }
+        self.issued(TokenKind::Portal, headers).await.is_some()
+    }
+
+    /// The name of the station whose token the request carries (configured or issued).
+    pub(super) async fn station_of(&self, headers: &HeaderMap) -> Option<String> {
+        if let Some(name) = self.stations.identify(headers) {
+            return Some(name.to_string());
+        }
+        self.issued(TokenKind::Station, headers).await
+    }
+
+    async fn issued(&self, kind: TokenKind, headers: &HeaderMap) -> Option<String> {
+        let secret = bearer(headers)?;
+        match self.store.token_name(kind, secret).await {
+            Ok(name) => name,
+            Err(e) => {
+                // Refused rather than let in: the caller retries once the database is back.
+                tracing::warn!(error = %e, "token lookup failed");
+                None
+            }
+        }
+    }
 }
 
 /// The stations allowed to call the service, each known by the name of its token: the name is

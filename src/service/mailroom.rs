@@ -30,7 +30,7 @@ struct ScanBody {
 }
 
 pub async fn scan(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
-    let Some(station) = state.stations.identify(&headers).map(str::to_string) else {
+    let Some(station) = state.station_of(&headers).await else {
         return error(
             StatusCode::UNAUTHORIZED,
             "unauthorized",

@@ -1,4 +1,4 @@
-//! The HTTP service: the portal API (and, with later capabilities, stations and the console).
+//! The HTTP service: the portal API, the station API and the web console (src/console).
 
 mod auth;
 mod mailroom;
@@ -16,6 +16,7 @@ use axum::routing::{get, post};
 use serde_json::json;
 
 pub use auth::{Stations, Token};
+pub use metrics::scanned;
 
 use crate::intake::Intake;
 use crate::store::Store;
@@ -35,6 +36,10 @@ pub struct AppState {
     pub decision_wait_ms: i64,
     /// The CSCA certificate the quality desk verifies chips with.
     pub csca: Arc<Option<x509_cert::Certificate>>,
+    /// The web console's settings.
+    pub console: crate::console::ConsoleSettings,
+    /// Card previews drawn for the console; `None`: the card page shows none.
+    pub previews: Option<crate::console::Previews>,
 }
 
 /// Milliseconds in a day.
@@ -49,7 +54,21 @@ impl AppState {
             stations: Arc::new(Stations::default()),
             decision_wait_ms: i64::from(crate::config::DEFAULT_DECISION_DAYS) * DAY_MS,
             csca: Arc::new(None),
+            console: crate::console::ConsoleSettings::default(),
+            previews: None,
         }
+    }
+
+    /// The console draws card previews with this renderer.
+    pub fn with_renderer(mut self, renderer: Arc<crate::render::Renderer>) -> Self {
+        self.previews = Some(crate::console::Previews::new(renderer));
+        self
+    }
+
+    /// The console runs with these settings.
+    pub fn with_console(mut self, console: crate::console::ConsoleSettings) -> Self {
+        self.console = console;
+        self
     }
 
     /// Admits these stations (name, token).
@@ -99,6 +118,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/openapi.json", get(openapi))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready))
+        .merge(crate::console::router())
         .fallback(|| async { error(StatusCode::NOT_FOUND, "not_found", "no such route") })
         .layer(axum::middleware::from_fn(metrics::track))
         .with_state(state)

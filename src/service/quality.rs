@@ -43,7 +43,7 @@ async fn station_body<T: DeserializeOwned>(
     headers: &HeaderMap,
     body: Body,
 ) -> Result<(String, T), Response> {
-    let Some(station) = state.stations.identify(headers).map(str::to_string) else {
+    let Some(station) = state.station_of(headers).await else {
         return Err(error(
             StatusCode::UNAUTHORIZED,
             "unauthorized",
@@ -411,7 +411,7 @@ pub async fn holder_correction(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    if !super::requests::authorised(&state, &headers) {
+    if !state.portal_admits(&headers).await {
         return super::requests::unauthorised();
     }
     if !super::requests::is_json(&headers) {

@@ -13,14 +13,6 @@ use crate::intake::{IntakeError, Submission};
 
 const PORTAL: &str = "portal";
 
-pub(super) fn authorised(state: &AppState, headers: &HeaderMap) -> bool {
-    state
-        .portal_token
-        .as_ref()
-        .as_ref()
-        .is_some_and(|t| t.admits(headers))
-}
-
 pub(super) fn unauthorised() -> Response {
     error(
         StatusCode::UNAUTHORIZED,
@@ -39,7 +31,7 @@ pub(super) fn is_json(headers: &HeaderMap) -> bool {
 }
 
 pub async fn create(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
-    if !authorised(&state, &headers) {
+    if !state.portal_admits(&headers).await {
         return unauthorised();
     }
     if !is_json(&headers) {
@@ -94,7 +86,7 @@ pub async fn show(
     headers: HeaderMap,
     Path(request_id): Path<String>,
 ) -> Response {
-    if !authorised(&state, &headers) {
+    if !state.portal_admits(&headers).await {
         return unauthorised();
     }
     match state.intake.status(&request_id).await {

@@ -134,7 +134,7 @@ pub async fn decide(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    if !super::requests::authorised(&state, &headers) {
+    if !state.portal_admits(&headers).await {
         return super::requests::unauthorised();
     }
     if !super::requests::is_json(&headers) {

@@ -133,6 +133,7 @@ pub mod returns;
 pub mod revocations;
 pub mod s10;
 pub mod scratch;
+pub mod sessions;
 pub mod stats;
 pub mod stock;
 pub mod users;

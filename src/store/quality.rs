@@ -323,6 +323,24 @@ impl Store {
         Ok(CaseOpened::Opened(case))
     }
 
+    /// The latest `limit` cases, newest first; `waiting` keeps only fee waivers waiting for
+    /// a supervisor.
+    pub async fn quality_cases(
+        &self,
+        waiting: bool,
+        limit: i64,
+    ) -> Result<Vec<QualityCase>, StoreError> {
+        Ok(on_read!(self, |p, pg| {
+            sqlx::query_as(select_case!(
+                "WHERE ($1 = 0 OR q.state = 'waiver_requested') ORDER BY q.id DESC LIMIT $2"
+            ))
+            .bind(i64::from(waiting))
+            .bind(limit)
+            .fetch_all(p)
+            .await?
+        }))
+    }
+
     pub async fn quality_case(&self, id: i64) -> Result<QualityCase, QualityError> {
         let mut tx = self.begin().await?;
         case_in(&mut tx, id).await

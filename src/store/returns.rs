@@ -600,3 +600,36 @@ impl Store {
         Ok(ids)
     }
 }
+
+/// A return recorded at the mailroom, for the day's list on the console's scan page.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct RecentReturn {
+    pub piece_id: String,
+    pub card_number: String,
+    pub reason: String,
+    pub slot: Option<i64>,
+    pub outcome: String,
+    pub returned_at: i64,
+    pub scanned_by: String,
+}
+
+impl Store {
+    /// The last `limit` returns recorded since `since` (Unix ms), newest first.
+    pub async fn returns_since(
+        &self,
+        since: i64,
+        limit: i64,
+    ) -> Result<Vec<RecentReturn>, StoreError> {
+        Ok(on_read!(self, |p, pg| {
+            sqlx::query_as(
+                "SELECT r.piece_id, c.card_number, r.reason, r.slot, r.outcome, r.returned_at, \
+                 r.scanned_by FROM mail_returns r JOIN cards c ON c.id = r.card_id \
+                 WHERE r.returned_at >= $1 ORDER BY r.returned_at DESC, r.piece_id LIMIT $2",
+            )
+            .bind(since)
+            .bind(limit)
+            .fetch_all(p)
+            .await?
+        }))
+    }
+}

@@ -1,6 +1,84 @@
-//! Counts for the operators' gauges (`/metrics`, and the console's dashboard to come).
+//! Counts for the operators' gauges (`/metrics`) and the console's dashboard.
+//!
+//! Cards by state and card bodies by lot come from the running tallies (migration 0016): a
+//! million cards are not counted on every page load.
 
 use super::{Store, StoreError};
+
+/// Cards by state from the tallies and the moves not folded yet.
+const TALLY_CARDS: &str = "SELECT key, CAST(SUM(n) AS BIGINT) AS n FROM \
+     (SELECT key, n FROM tallies WHERE subject = 'cards' \
+      UNION ALL SELECT key, n FROM tally_moves WHERE subject = 'cards') t \
+     GROUP BY key HAVING SUM(n) <> 0 ORDER BY key";
+
+/// Card bodies by "lot state", the same way.
+const TALLY_BODIES: &str = "SELECT key, CAST(SUM(n) AS BIGINT) AS n FROM \
+     (SELECT key, n FROM tallies WHERE subject = 'bodies' \
+      UNION ALL SELECT key, n FROM tally_moves WHERE subject = 'bodies') t \
+     GROUP BY key HAVING SUM(n) <> 0 ORDER BY key";
+
+/// The production stages the dashboard follows through the day, by their audit action.
+pub const STAGES: [(&str, &str); 6] = [
+    ("request.accepted", "Demandes acceptées"),
+    ("card.start_production", "Cartes imprimées"),
+    ("card.personalise", "Puces écrites"),
+    ("body.spoiled", "Corps gâchés"),
+    ("card.insert", "Mises sous pli"),
+    ("card.dispatch", "Expédiées"),
+];
+
+/// One lot's stock on the dashboard.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LotStock {
+    pub lot_id: String,
+    pub received: i64,
+    pub personalised: i64,
+    pub spoiled: i64,
+    /// Received and never drawn.
+    pub on_hand: i64,
+}
+
+/// A job that needs a person: failed, or running past its lease, or queued long past due.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct StuckJob {
+    pub id: i64,
+    pub kind: String,
+    pub state: String,
+    pub attempts: i64,
+    pub lease_owner: Option<String>,
+    pub last_error: Option<String>,
+    pub updated_at: i64,
+}
+
+/// What the production dashboard shows.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Dashboard {
+    pub cards: Vec<(String, i64)>,
+    /// (audit action, hour of the day 0-23, count) since midnight.
+    pub today: Vec<(String, i64, i64)>,
+    /// (kind, state, jobs) for jobs not done.
+    pub open_jobs: Vec<(String, String, i64)>,
+    pub stuck: Vec<StuckJob>,
+    pub stock: Vec<LotStock>,
+    pub dead_events: i64,
+    pub held_in_slots: i64,
+    /// Destructions and fee waivers waiting for a second person.
+    pub approvals_waiting: i64,
+}
+
+impl Dashboard {
+    /// Today's count of one stage.
+    pub fn today_total(&self, action: &str) -> i64 {
+        self.today
+            .iter()
+            .filter(|t| t.0 == action)
+            .map(|t| t.2)
+            .sum()
+    }
+}
+
+/// A queued job this late is stuck (no worker takes its kind).
+const LATE_MS: i64 = 15 * 60_000;
 
 /// Rows per state of the main tables, read in one go at scrape time.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -18,10 +96,7 @@ pub struct Counts {
 impl Store {
     pub async fn counts(&self) -> Result<Counts, StoreError> {
         Ok(on_read!(self, |p, pg| {
-            let cards =
-                sqlx::query_as("SELECT state, COUNT(*) FROM cards GROUP BY state ORDER BY state")
-                    .fetch_all(p)
-                    .await?;
+            let cards = sqlx::query_as(TALLY_CARDS).fetch_all(p).await?;
             let jobs = sqlx::query_as(
                 "SELECT kind, state, COUNT(*) FROM jobs GROUP BY kind, state ORDER BY kind, state",
             )
@@ -51,5 +126,126 @@ impl Store {
                 held_in_slots,
             }
         }))
+    }
+
+    /// The dashboard, for the day that started at `day_start` (Unix ms).
+    pub async fn dashboard(&self, day_start: i64) -> Result<Dashboard, StoreError> {
+        let now = self.clock().now_ms();
+        let actions: Vec<&str> = STAGES.iter().map(|s| s.0).collect();
+        let (cards, today, open_jobs, stuck, lots, bodies, singles) = on_read!(self, |p, pg| {
+            let cards: Vec<(String, i64)> = sqlx::query_as(TALLY_CARDS).fetch_all(p).await?;
+            let mut q = sqlx::QueryBuilder::new("SELECT action, (at - ");
+            q.push_bind(day_start)
+                .push(") / 3600000 AS hour, COUNT(*) FROM audit_log WHERE at >= ")
+                .push_bind(day_start)
+                .push(" AND at < ")
+                .push_bind(day_start + 86_400_000)
+                .push(" AND action IN (");
+            let mut list = q.separated(", ");
+            for a in &actions {
+                list.push_bind(*a);
+            }
+            q.push(") GROUP BY action, hour ORDER BY action, hour");
+            let today: Vec<(String, i64, i64)> = q.build_query_as().fetch_all(p).await?;
+            let open_jobs: Vec<(String, String, i64)> = sqlx::query_as(
+                "SELECT kind, state, COUNT(*) FROM jobs WHERE state <> 'done' \
+                 GROUP BY kind, state ORDER BY kind, state",
+            )
+            .fetch_all(p)
+            .await?;
+            let stuck: Vec<StuckJob> = sqlx::query_as(
+                "SELECT id, kind, state, attempts, lease_owner, last_error, updated_at FROM jobs \
+                 WHERE state <> 'done' AND (state = 'failed' \
+                 OR (state = 'running' AND lease_expires_at < $1) \
+                 OR (state = 'queued' AND run_after < $2)) ORDER BY id LIMIT 20",
+            )
+            .bind(now)
+            .bind(now - LATE_MS)
+            .fetch_all(p)
+            .await?;
+            let lots: Vec<(String, i64, i64)> = sqlx::query_as(
+                "SELECT lot_id, first_serial, last_serial FROM stock_lots ORDER BY first_serial",
+            )
+            .fetch_all(p)
+            .await?;
+            let bodies: Vec<(String, i64)> = sqlx::query_as(TALLY_BODIES).fetch_all(p).await?;
+            let singles: (i64, i64, i64) = sqlx::query_as(
+                "SELECT \
+                 (SELECT COUNT(*) FROM outbox WHERE dead_at IS NOT NULL AND delivered_at IS NULL), \
+                 (SELECT COUNT(*) FROM mail_returns WHERE slot IS NOT NULL), \
+                 (SELECT COUNT(*) FROM destructions WHERE state = 'pending') \
+                 + (SELECT COUNT(*) FROM quality_cases WHERE state = 'waiver_requested')",
+            )
+            .fetch_one(p)
+            .await?;
+            (cards, today, open_jobs, stuck, lots, bodies, singles)
+        });
+        let stock = lots
+            .into_iter()
+            .map(|(lot_id, first, last)| {
+                let of = |state: &str| {
+                    let key = format!("{lot_id} {state}");
+                    bodies
+                        .iter()
+                        .filter(|b| b.0 == key)
+                        .map(|b| b.1)
+                        .sum::<i64>()
+                };
+                let received = last - first + 1;
+                let drawn: i64 = ["drawn", "personalised", "spoiled", "destroyed"]
+                    .iter()
+                    .map(|s| of(s))
+                    .sum();
+                LotStock {
+                    personalised: of("personalised"),
+                    spoiled: of("spoiled"),
+                    on_hand: received - drawn,
+                    received,
+                    lot_id,
+                }
+            })
+            .collect();
+        Ok(Dashboard {
+            cards,
+            today,
+            open_jobs,
+            stuck,
+            stock,
+            dead_events: singles.0,
+            held_in_slots: singles.1,
+            approvals_waiting: singles.2,
+        })
+    }
+
+    /// Folds the tally moves into the tallies (PostgreSQL; SQLite's triggers count in place).
+    /// One node folds at a time (an advisory lock); returns the moves folded.
+    pub async fn fold_tallies(&self) -> Result<u64, StoreError> {
+        let mut tx = self.begin().await?;
+        let folded = on_tx!(&mut tx, |c, pg| {
+            if !pg {
+                return Ok(0);
+            }
+            let (mine,): (bool,) = sqlx::query_as("SELECT pg_try_advisory_xact_lock(7261001)")
+                .fetch_one(&mut *c)
+                .await?;
+            if !mine {
+                return Ok(0);
+            }
+            let (n,): (i64,) = sqlx::query_as(
+                "WITH moved AS (DELETE FROM tally_moves WHERE id IN \
+                 (SELECT id FROM tally_moves ORDER BY id LIMIT 200000) RETURNING subject, key, n), \
+                 summed AS (SELECT subject, key, SUM(n)::BIGINT AS n, COUNT(*) AS moves \
+                 FROM moved GROUP BY subject, key), \
+                 upserted AS (INSERT INTO tallies (subject, key, n) \
+                 SELECT subject, key, n FROM summed ORDER BY subject, key \
+                 ON CONFLICT (subject, key) DO UPDATE SET n = tallies.n + EXCLUDED.n) \
+                 SELECT COALESCE(SUM(moves), 0)::BIGINT FROM summed",
+            )
+            .fetch_one(&mut *c)
+            .await?;
+            n as u64
+        });
+        tx.commit().await?;
+        Ok(folded)
     }
 }
