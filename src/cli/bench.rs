@@ -28,6 +28,9 @@ pub struct BenchArgs {
     /// Concurrent claiming workers.
     #[arg(long, default_value_t = 4, value_name = "N")]
     pub workers: usize,
+    /// Cards seeded for the dashboard benchmark [default: 1,000,000, quick: 100,000].
+    #[arg(long, value_name = "N")]
+    pub dashboard_cards: Option<i64>,
     /// Run only these groups (repeat the flag for several); all of them by default.
     #[arg(long, value_enum, value_name = "STAGE")]
     pub only: Vec<Stage>,
@@ -50,6 +53,9 @@ pub enum Stage {
     /// Mailroom scans answered through the service at 50 scans/s (SQLite, PostgreSQL with
     /// --database-url).
     Mailroom,
+    /// The console's production dashboard on --dashboard-cards cards (SQLite, PostgreSQL with
+    /// --database-url).
+    Dashboard,
 }
 
 pub async fn run(overrides: &Overrides, args: BenchArgs) -> anyhow::Result<ExitCode> {
@@ -110,6 +116,9 @@ pub async fn run(overrides: &Overrides, args: BenchArgs) -> anyhow::Result<ExitC
     }
     if wants(Stage::Mailroom) {
         rows.extend(mailroom(overrides, &args).await?);
+    }
+    if wants(Stage::Dashboard) {
+        rows.extend(dashboard(overrides, &args).await?);
     }
     if wants(Stage::Intake) || wants(Stage::Claims) {
         let dir = tempfile::tempdir().context("cannot create a temporary folder")?;
@@ -228,6 +237,56 @@ async fn post(overrides: &Overrides, args: &BenchArgs, cores: usize) -> anyhow::
     Ok(rows)
 }
 
+/// The dashboard on a seeded database, SQLite then PostgreSQL.
+async fn dashboard(overrides: &Overrides, args: &BenchArgs) -> anyhow::Result<Vec<Row>> {
+    let cards = args
+        .dashboard_cards
+        .unwrap_or(if args.quick { 100_000 } else { 1_000_000 });
+    let samples = if args.quick { 20 } else { 100 };
+    let mut rows = Vec::new();
+    let dir = tempfile::tempdir().context("cannot create a temporary folder")?;
+    let store = Store::open(
+        &Location::SqliteFile(dir.path().join("dashboard.sqlite3")),
+        Clock::System,
+    )
+    .await?;
+    eprintln!("dashboard: seeding {cards} cards into SQLite ...");
+    let took = bench::dashboard::seed(&store, cards, 10_000).await?;
+    eprintln!(
+        "dashboard: seeded in {:.1} s; loading the page ...",
+        took.as_secs_f64()
+    );
+    rows.extend(bench::dashboard::dashboard(&store, "SQLite", cards, samples).await?);
+    store.close().await;
+    if let Some(admin) = overrides
+        .database_url
+        .as_deref()
+        .filter(|u| u.starts_with("postgres"))
+    {
+        let url = scratch::create(admin, "cqcfab_bench_dashboard")
+            .await
+            .context("cannot create a bench database")?;
+        let r = async {
+            let store = Store::open(&Location::Postgres(url.clone()), Clock::System).await?;
+            eprintln!("dashboard: seeding {cards} cards into PostgreSQL ...");
+            let took = bench::dashboard::seed(&store, cards, 10_000).await?;
+            eprintln!(
+                "dashboard: seeded in {:.1} s; loading the page ...",
+                took.as_secs_f64()
+            );
+            let r = bench::dashboard::dashboard(&store, "PostgreSQL", cards, samples).await;
+            store.close().await;
+            anyhow::Ok(r?)
+        }
+        .await;
+        scratch::drop(admin, &url)
+            .await
+            .context("cannot drop the bench database")?;
+        rows.extend(r?);
+    }
+    Ok(rows)
+}
+
 /// Mailroom scans at 50 per second through the service, on SQLite and PostgreSQL.
 async fn mailroom(overrides: &Overrides, args: &BenchArgs) -> anyhow::Result<Vec<Row>> {
     const RATE: f64 = 50.0;
@@ -324,6 +383,7 @@ async fn chip(overrides: &Overrides, cards: usize) -> anyhow::Result<(Vec<Row>, 
             drain: true,
             blanks_per_job: BLANKS_PER_JOB,
             name: "bench".into(),
+            first_serial: None,
         };
         let started = std::time::Instant::now();
         let mut s = super::chip::encode_stage(&store, &config, &args, Mode::Drain, true).await?;

@@ -76,6 +76,11 @@ pub struct EncodeArgs {
     /// This station's name in the ledger and the audit trail.
     #[arg(long, default_value = "encode-1")]
     pub name: String,
+    /// First serial (hex) of the in-process readers' blanks [default: the simulator lot's
+    /// next, after the bodies drawn so far]. In-process stations running at the same time on
+    /// one database need disjoint ranges, or they offer each other's bodies.
+    #[arg(long, value_parser = parse_hex, value_name = "SERIAL")]
+    pub first_serial: Option<u64>,
 }
 
 #[derive(Debug, Args)]
@@ -248,8 +253,10 @@ pub async fn encode_stage(
         });
     }
     // Blanks for simulated cards come from the simulator's lot, after what was drawn already.
-    let drawn = store.lot_drawn(SIM_LOT).await?.unwrap_or(0);
-    let first = SIM_FIRST_SERIAL + drawn;
+    let first = match args.first_serial {
+        Some(serial) => serial,
+        None => SIM_FIRST_SERIAL + store.lot_drawn(SIM_LOT).await?.unwrap_or(0),
+    };
     let blanks = Arc::new(Mutex::new(Blanks::new(
         first,
         SIM_FIRST_SERIAL + SIM_LOT_SIZE - 1,

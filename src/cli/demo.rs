@@ -75,6 +75,7 @@ pub async fn run(overrides: &Overrides, args: DemoArgs) -> anyhow::Result<ExitCo
         drain: true,
         blanks_per_job: crate::station::encode::BLANKS_PER_JOB,
         name: "demo-encode".into(),
+        first_serial: None,
     };
     let encoded = super::chip::encode_stage(
         &store,

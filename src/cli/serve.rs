@@ -20,6 +20,16 @@ pub struct ServeArgs {
     /// 0 leaves rendering to other nodes [default: the number of cores].
     #[arg(long, value_name = "N")]
     pub render_workers: Option<usize>,
+    /// Seconds a render worker holds a job before another node may take it over: a node that
+    /// dies leaves its jobs to the others after this long. Longer than any render (a card
+    /// takes well under a second).
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        default_value_t = 60,
+        value_parser = clap::value_parser!(u32).range(5..=3600)
+    )]
+    pub render_lease_secs: u32,
 }
 
 pub async fn run(config: &Config, args: &ServeArgs) -> anyhow::Result<ExitCode> {
@@ -49,6 +59,7 @@ pub async fn run(config: &Config, args: &ServeArgs) -> anyhow::Result<ExitCode> 
                 store.clone(),
                 renderer.clone(),
                 format!("{node}-render-{i}"),
+                i64::from(args.render_lease_secs) * 1000,
                 stopped.clone(),
             ));
         }

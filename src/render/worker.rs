@@ -62,18 +62,20 @@ pub enum Done {
     Skipped { card_number: String, state: String },
 }
 
-/// Takes and processes jobs until `stop` turns true.
+/// Takes and processes jobs, each leased for `lease_ms`, until `stop` turns true. The lease
+/// is how long the other nodes wait before taking over the job of a node that died.
 pub async fn run(
     store: Store,
     renderer: Arc<Renderer>,
     owner: String,
+    lease_ms: i64,
     mut stop: watch::Receiver<bool>,
 ) {
     loop {
         if *stop.borrow() {
             return;
         }
-        match once(&store, &renderer, &owner).await {
+        match once_leased(&store, &renderer, &owner, lease_ms).await {
             Ok(Some(_)) => continue,
             Ok(None) => {}
             Err(e) => tracing::warn!(error = %e, "render worker"),
@@ -129,7 +131,17 @@ pub async fn once(
     renderer: &Arc<Renderer>,
     owner: &str,
 ) -> Result<Option<Done>, WorkerError> {
-    let Some(job) = store.claim(RENDER_JOB, owner, LEASE_MS).await? else {
+    once_leased(store, renderer, owner, LEASE_MS).await
+}
+
+/// [`once`] with a lease of `lease_ms`.
+pub async fn once_leased(
+    store: &Store,
+    renderer: &Arc<Renderer>,
+    owner: &str,
+    lease_ms: i64,
+) -> Result<Option<Done>, WorkerError> {
+    let Some(job) = store.claim(RENDER_JOB, owner, lease_ms).await? else {
         return Ok(None);
     };
     match process(store, renderer, owner, &job).await {
