@@ -2,6 +2,7 @@
 //! figures that the CLI prints as a table (and that docs/performance.md records).
 
 pub mod claims;
+pub mod dashboard;
 pub mod intake;
 pub mod mailroom;
 pub mod post;

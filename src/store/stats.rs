@@ -249,3 +249,130 @@ impl Store {
         Ok(folded)
     }
 }
+
+/// A statement over the numbers 1..=$1 (`s(i)`), on both backends.
+macro_rules! series {
+    ($sql:literal) => {
+        concat!(
+            "WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < $1) ",
+            $sql
+        )
+    };
+}
+
+impl Store {
+    /// Fills an empty database for the dashboard benchmark (docs/performance.md): `cards`
+    /// synthetic cards spread over the states as in a bureau's steady state, a body and two
+    /// done jobs per card, a month of audit records (one per card) plus `today` records of
+    /// today's work, a few open jobs. Not real cards: no pictures, no hash chain.
+    pub async fn seed_dashboard_for_bench(
+        &self,
+        cards: i64,
+        today: i64,
+        day_start: i64,
+    ) -> Result<(), StoreError> {
+        let month_ago = day_start - 30 * 86_400_000;
+        // (statement, rows, time); every statement numbers rows 1..=rows through `s`.
+        let statements: [(&str, i64, i64); 8] = [
+            (
+                series!(
+                    "INSERT INTO requests (request_id, fingerprint, kind, received_at, received_by, \
+                 answer_status, answer_body) SELECT 'BENCH-' || i, 'bench', 'first_issue', $2, \
+                 'bench', 200, '{}' FROM s"
+                ),
+                cards,
+                month_ago,
+            ),
+            (
+                series!(
+                    "INSERT INTO cards (card_number, holder_number, request_id, kind, state, version, \
+                 issue_date, expiry_date, categories, surname, given_names, created_at, updated_at) \
+                 SELECT 'B' || i, i, 'BENCH-' || i, 'first_issue', CASE i % 50 \
+                 WHEN 0 THEN 'approved' WHEN 1 THEN 'in_production' WHEN 2 THEN 'personalised' \
+                 WHEN 3 THEN 'inserted' WHEN 4 THEN 'held' WHEN 5 THEN 'destroyed' \
+                 WHEN 6 THEN 'returned_defective' ELSE 'dispatched' END, 1, '2026-11-01', \
+                 '2031-11-01', '[\"C\"]', 'NOM', 'Prénom', $2, $2 FROM s"
+                ),
+                cards,
+                month_ago,
+            ),
+            (
+                series!(
+                    "INSERT INTO stock_lots (lot_id, first_serial, last_serial, received_at, received_by) \
+                 SELECT 'BENCH-LOT', 1, $1 * 2, $2, 'bench' FROM s WHERE i = 1"
+                ),
+                cards,
+                month_ago,
+            ),
+            (
+                series!(
+                    "INSERT INTO card_bodies (serial, lot_id, state, station, reader, drawn_at, updated_at) \
+                 SELECT i, 'BENCH-LOT', CASE WHEN i % 100 = 0 THEN 'spoiled' ELSE 'personalised' END, \
+                 'bench', 'sim', $2, $2 FROM s"
+                ),
+                cards,
+                month_ago,
+            ),
+            (
+                series!(
+                    "INSERT INTO jobs (kind, payload, state, attempts, max_attempts, run_after, created_at, \
+                 updated_at, finished_at) SELECT CASE WHEN i % 2 = 0 THEN 'render' ELSE 'encode' END, \
+                 '{}', 'done', 1, 5, $2, $2, $2, $2 FROM s"
+                ),
+                cards * 2,
+                month_ago,
+            ),
+            (
+                series!(
+                    "INSERT INTO jobs (kind, payload, state, attempts, max_attempts, run_after, created_at, \
+                 updated_at) SELECT 'encode', '{}', CASE WHEN i % 10 = 0 THEN 'failed' ELSE 'queued' END, \
+                 0, 5, $2, $2, $2 FROM s"
+                ),
+                200,
+                day_start,
+            ),
+            (
+                series!(
+                    "INSERT INTO audit_log (seq, at, actor, action, entity_type, entity_id, prev_hash, hash) \
+                 SELECT i, $2 + i, 'bench', 'card.dispatch', 'card', 'B' || i, '', '' FROM s"
+                ),
+                cards,
+                month_ago,
+            ),
+            // Today's work, numbered after the month's records ($3).
+            (
+                series!(
+                    "INSERT INTO audit_log (seq, at, actor, action, entity_type, entity_id, prev_hash, hash) \
+                 SELECT $3 + i, $2 + i * 2000, 'bench', CASE i % 6 WHEN 0 THEN 'request.accepted' \
+                 WHEN 1 THEN 'card.start_production' WHEN 2 THEN 'card.personalise' \
+                 WHEN 3 THEN 'card.insert' WHEN 4 THEN 'card.dispatch' ELSE 'body.spoiled' END, \
+                 'card', 'B' || i, '', '' FROM s"
+                ),
+                today,
+                day_start,
+            ),
+        ];
+        for (i, (sql, n, at)) in statements.into_iter().enumerate() {
+            on_write!(self, |p, pg| {
+                let q = sqlx::query(sql).bind(n).bind(at);
+                let q = if i == 7 { q.bind(cards) } else { q };
+                q.execute(p).await?;
+            });
+        }
+        on_write!(self, |p, pg| {
+            // The trail goes on after the seeded records (their hashes are not a chain).
+            sqlx::query(
+                "UPDATE audit_head SET seq = (SELECT MAX(seq) FROM audit_log) WHERE id = 1",
+            )
+            .execute(p)
+            .await?;
+        });
+        while self.fold_tallies().await? > 0 {}
+        on_write!(self, |p, pg| {
+            sqlx::query(if pg { "VACUUM ANALYZE" } else { "ANALYZE" })
+                .execute(p)
+                .await?;
+        });
+        Ok(())
+    }
+}
