@@ -8,14 +8,13 @@ mod common;
 use common::TestDb;
 use common::console::{Console, LOGIN, PASSWORD, Page, SESSION, add_user, form, request};
 use common::http::Server;
-use common::production::{PRODUCT, cards_with_carriers};
+use common::production::{self, cards_with_carriers};
 use cqcfab::clock::Clock;
 use cqcfab::domain::role::{Permission, Role};
 use cqcfab::render::Renderer;
 use cqcfab::render::card_data::DEFAULT_AUTHORITY;
 use cqcfab::service::{AppState, Token};
 use cqcfab::store::destruction::{DestructionReason, Method};
-use cqcfab::store::insertion::CardKey;
 use std::sync::Arc;
 use time::macros::date;
 
@@ -29,6 +28,7 @@ on_both_backends!(clock();
     sessions_are_new_at_sign_in_and_end_when_they_should,
     a_hostile_name_is_text_on_every_page,
     the_console_does_the_bureau_s_work,
+    tokens_rotate_through_the_binary,
 );
 
 /// One user per role, named after it.
@@ -47,25 +47,11 @@ async fn server(db: &TestDb) -> Server {
     .await
 }
 
-/// A closed batch (not yet handed over) and its id.
+/// A closed batch (not yet handed over) of `n` new cards, and its id.
 async fn closed_batch(db: &TestDb, n: usize) -> (String, Vec<(String, String)>) {
     let pairs = cards_with_carriers(db, n).await;
-    for (card, piece) in &pairs {
-        db.store
-            .insert_card(&CardKey::Number(card.clone()), piece, "insert-t")
-            .await
-            .unwrap();
-    }
-    let (batch, _) = db
-        .store
-        .batch_inserted(PRODUCT, "2026-11-27", "test")
-        .await
-        .unwrap();
-    db.store
-        .close_batch(&batch.batch_id, "test", None)
-        .await
-        .unwrap();
-    (batch.batch_id, pairs)
+    let batch = production::closed_batch(db, &pairs, "2026-11-27").await;
+    (batch, pairs)
 }
 
 /// The GET pages and who may see them.
@@ -864,5 +850,90 @@ async fn the_console_does_the_bureau_s_work(db: &TestDb) {
         .unwrap();
     assert_eq!(d2.cards, counts, "folded, the same counts");
     assert!(db.store.verify_audit().await.unwrap().is_intact());
+    srv.stop().await;
+}
+
+async fn tokens_rotate_through_the_binary(db: &TestDb) {
+    let cqcfab = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_cqcfab"))
+            .args(db.cli_args())
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let srv = server(db).await;
+    let scan = |token: String| async move {
+        common::http::send(
+            srv.addr,
+            "POST",
+            "/v1/stations/mailroom/scans",
+            &[
+                ("authorization", &format!("Bearer {token}")),
+                ("content-type", "application/json"),
+            ],
+            br#"{"code":"PND-NPAI","clerk":"marc"}"#.to_vec(),
+        )
+        .await
+        .0
+    };
+    let bad = cqcfab(&[
+        "token",
+        "issue",
+        "Mailroom 1",
+        "--kind",
+        "station",
+        "--by",
+        "admin",
+    ]);
+    assert!(!bad.status.success(), "not a valid name");
+    let issue = |name: &str| {
+        let out = cqcfab(&["token", "issue", name, "--kind", "station", "--by", "admin"]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap().trim().to_string()
+    };
+    let old = issue("mailroom-1");
+    assert_eq!(old.len(), 64, "the secret alone on standard output");
+    assert_eq!(scan(old.clone()).await, 200);
+    // Rotation: the new one works beside the old, then the old is revoked.
+    let new = issue("mailroom-1");
+    assert_ne!(old, new);
+    assert_eq!(scan(new.clone()).await, 200);
+    assert_eq!(
+        scan(old.clone()).await,
+        200,
+        "both until the old one is revoked"
+    );
+    let list = String::from_utf8(cqcfab(&["token", "list"]).stdout).unwrap();
+    assert_eq!(list.lines().count(), 2, "{list}");
+    assert!(
+        !list.contains(&old) && !list.contains(&new),
+        "no secret listed"
+    );
+    let first = db
+        .store
+        .tokens()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|t| t.id)
+        .min()
+        .unwrap();
+    let out = cqcfab(&["token", "revoke", &first.to_string(), "--by", "admin"]);
+    assert!(out.status.success());
+    assert_eq!(scan(old).await, 401, "the old token is refused at once");
+    assert_eq!(scan(new).await, 200);
+    let again = cqcfab(&["token", "revoke", &first.to_string(), "--by", "admin"]);
+    assert!(!again.status.success(), "revoked once");
+    let audit = db
+        .store
+        .audit_history("token", &first.to_string())
+        .await
+        .unwrap();
+    let actions: Vec<&str> = audit.iter().map(|r| r.action.as_str()).collect();
+    assert_eq!(actions, ["token.issued", "token.revoked"]);
     srv.stop().await;
 }

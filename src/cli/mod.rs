@@ -17,6 +17,7 @@ mod quality;
 mod render;
 mod serve;
 mod status;
+mod tokens;
 mod users;
 
 use std::path::PathBuf;
@@ -118,6 +119,9 @@ enum Command {
     /// People who sign in to the console: add, disable, list (roles in docs/users.md).
     #[command(subcommand)]
     User(users::UserCommand),
+    /// Machine tokens of the stations and the portal: issue, revoke (rotation), list.
+    #[command(subcommand)]
+    Token(tokens::TokenCommand),
     /// Portal events: the dead-letter view and retrying what the portal did not take.
     #[command(subcommand)]
     Events(events::EventsCommand),
@@ -204,6 +208,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Destruction(cmd) => custody::destruction(&load(&overrides)?, cmd).await,
         Command::Revocations(cmd) => custody::revocations(&load(&overrides)?, cmd).await,
         Command::User(cmd) => users::run(&load(&overrides)?, cmd).await,
+        Command::Token(cmd) => tokens::run(&load(&overrides)?, cmd).await,
         Command::Events(cmd) => events::run(&load(&overrides)?, cmd).await,
         Command::Quality(cmd) => quality::quality(&load(&overrides)?, cmd).await,
         Command::Purge(args) => purge::run(&load(&overrides)?, args).await,

@@ -51,7 +51,7 @@ fn bearer_digest(headers: &HeaderMap) -> Option<[u8; 32]> {
 
 impl super::AppState {
     /// True when the request carries the portal's token: the configured one, or one issued
-    /// with `cqcfab token issue --portal` and not revoked (rotation without a restart).
+    /// with `cqcfab token issue --kind portal` (or in the console) and not revoked (rotation without a restart).
     pub(super) async fn portal_admits(&self, headers: &HeaderMap) -> bool {
         if self
             .portal_token
