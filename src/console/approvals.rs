@@ -41,7 +41,7 @@ pub async fn inbox(
     } else {
         h!(m; "<table><thead><tr><th>N°</th><th>Carte</th><th>Motif</th><th>Méthode</th><th>Demandée par</th><th></th></tr></thead><tbody>");
         for d in pending {
-            h!(m; "<tr><td>" {d.id} "</td><td><a class=\"mono\" href=\"/console/cards/" {d.card_number} "\">" {d.card_number} "</a></td><td>" {d.reason} "</td><td>" {d.method} "</td><td>" {d.requested_by} "</td><td>"
+            h!(m; "<tr><td>" {d.id} "</td><td><a class=\"mono\" href=\"/console/cards/" {d.card_number} "\">" {d.card_number} "</a></td><td>" {reason_fr(&d.reason)} "</td><td>" {method_fr(&d.method)} "</td><td>" {d.requested_by} "</td><td>"
                 "<form method=\"post\" action=\"/console/approvals/destructions/" {d.id} "\">" [csrf_field(&who)]
                 "<button type=\"submit\">J’ai vu la carte détruite : approuver</button></form></td></tr>");
         }
@@ -137,6 +137,26 @@ pub async fn waiver(
             failed(&s.who, &e)
         }
         Err(e) => back("/console/approvals", false, &e.to_string()),
+    }
+}
+
+fn reason_fr(r: &str) -> &str {
+    match r {
+        "unclaimed" => "non réclamée",
+        "revoked_return" => "revenue après révocation",
+        "replaced" => "remplacée",
+        "quality_return" => "retour qualité",
+        "damaged" => "abîmée chez nous",
+        other => other,
+    }
+}
+
+fn method_fr(m: &str) -> &str {
+    match m {
+        "cross_cut_shredder" => "broyeur à coupe croisée",
+        "card_punch" => "poinçonneuse",
+        "incineration" => "incinération",
+        other => other,
     }
 }
 

@@ -39,7 +39,7 @@ pub async fn list(State(state): State<AppState>, who: Signed, Query(n): Query<No
             let id = &b.batch_id;
             h!(m; "<tr><td class=\"mono\">" {id} "</td><td>" {b.product} "</td><td>" {b.dispatch_date} "</td><td>" {state_fr(&b.state)} "</td><td class=\"n\">" {count(b.pieces.unwrap_or(0))} "</td><td class=\"n\">");
             if let Some(w) = b.weight_g {
-                h!(m; {format!("{:.1} kg", w as f64 / 1000.0).replace('.', ",")});
+                h!(m; {weight(w)});
             }
             h!(m; "</td><td>");
             if b.state != "open" {
@@ -110,6 +110,15 @@ pub async fn document(
     }
 }
 
+/// "28 g", "1,4 kg".
+fn weight(grams: i64) -> String {
+    if grams < 1000 {
+        format!("{grams} g")
+    } else {
+        format!("{:.1} kg", grams as f64 / 1000.0).replace('.', ",")
+    }
+}
+
 /// A batch id as a file name: nothing that ends the header's quoted string.
 fn safe(id: &str) -> String {
     id.chars()
@@ -146,5 +155,14 @@ pub async fn hand_over(
         ),
         Err(BatchError::Store(e)) => failed(&s.who, &e),
         Err(e) => back("/console/batches", false, &e.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn weights_in_french() {
+        assert_eq!(super::weight(28), "28 g");
+        assert_eq!(super::weight(1_450), "1,4 kg");
     }
 }

@@ -86,10 +86,10 @@ pub async fn show(
     h!(m; "<div class=\"columns\"><section><h2>Titulaire</h2><dl>"
         "<dt>Nom</dt><dd class=\"holder\">" {holder} "</dd>"
         "<dt>État</dt><dd><span class=\"state\">" {state_fr(&card.state)} "</span></dd>"
-        "<dt>Nature</dt><dd>" {card.kind} "</dd>"
+        "<dt>Nature</dt><dd>" {kind_fr(&card.kind)} "</dd>"
         "<dt>Délivrée le</dt><dd>" {card.issue_date} "</dd>"
         "<dt>Valable jusqu’au</dt><dd>" {card.expiry_date} "</dd>"
-        "<dt>Catégories</dt><dd>" {card.categories} "</dd>"
+        "<dt>Catégories</dt><dd>" {categories(&card.categories)} "</dd>"
         "<dt>Demande</dt><dd>" {card.request_id} "</dd>");
     if let Some(prev) = &card.previous_card_number {
         h!(m; "<dt>Remplace</dt><dd>" {prev} "</dd>");
@@ -141,7 +141,7 @@ pub async fn show(
             for line in p.address_lines() {
                 h!(m; {line} "<br>");
             }
-            h!(m; "</td><td>" {p.state} "</td><td>" {when(p.created_at)} "</td></tr>");
+            h!(m; "</td><td>" {piece_state_fr(&p.state)} "</td><td>" {when(p.created_at)} "</td></tr>");
         }
         h!(m; "</tbody></table>");
     }
@@ -159,6 +159,39 @@ pub async fn show(
     }
     h!(m; "</ol></section>");
     page(&who, &format!("Carte {n}"), "/console/cards", m).into_response()
+}
+
+fn kind_fr(kind: &str) -> &str {
+    match kind {
+        "first_issue" => "première délivrance",
+        "renewal" => "renouvellement",
+        "replacement" => "remplacement",
+        other => other,
+    }
+}
+
+fn piece_state_fr(state: &str) -> &str {
+    match state {
+        "created" => "créé",
+        "inserted" => "sous pli",
+        "batched" => "en lot",
+        "dispatched" => "remis à La Poste",
+        "delivered" => "distribué",
+        "returned_undelivered" => "revenu (PND)",
+        "awaiting_decision" => "attend le titulaire",
+        "resent" => "renvoyé",
+        "readdressed" => "réadressé",
+        "card_destroyed" => "carte détruite",
+        "cancelled" => "annulé",
+        other => other,
+    }
+}
+
+/// The stored categories (a JSON list) as a person reads them: "C, CE".
+fn categories(stored: &str) -> String {
+    serde_json::from_str::<Vec<String>>(stored)
+        .map(|c| c.join(", "))
+        .unwrap_or_else(|_| stored.to_string())
 }
 
 /// The colour preview of one side (`front.png`, `back.png`), drawn again from the card's
@@ -233,5 +266,23 @@ pub async fn file(
             &who,
             &format!("La carte {number} n’a pas de fichier {name}."),
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_piece_state_has_a_french_name() {
+        for s in crate::domain::lifecycle::PieceState::ALL {
+            assert_ne!(piece_state_fr(s.as_str()), s.as_str(), "{s:?}");
+        }
+    }
+
+    #[test]
+    fn categories_read_as_a_list() {
+        assert_eq!(categories("[\"C\",\"CE\"]"), "C, CE");
+        assert_eq!(categories("C"), "C", "anything else is shown as stored");
     }
 }

@@ -10,6 +10,7 @@ pub mod production;
 pub mod rack;
 pub mod scan;
 pub mod station_io;
+pub mod webdriver;
 
 use std::path::PathBuf;
 use std::sync::OnceLock;

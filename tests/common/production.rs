@@ -85,6 +85,13 @@ pub async fn dispatched(db: &TestDb, n: usize, date: &str) -> Vec<(String, Strin
 
 /// Inserts, batches, closes and hands over the pieces `pairs` (card number, piece id).
 pub async fn post(db: &TestDb, pairs: &[(String, String)], date: &str) {
+    let batch = closed_batch(db, pairs, date).await;
+    db.store.hand_over(&batch, "test").await.unwrap();
+}
+
+/// Inserts the pieces `pairs` (card number, piece id), batches and closes them (not yet
+/// handed over); returns the batch id.
+pub async fn closed_batch(db: &TestDb, pairs: &[(String, String)], date: &str) -> String {
     for (card, piece) in pairs {
         db.store
             .insert_card(&CardKey::Number(card.clone()), piece, "insert-t")
@@ -101,7 +108,7 @@ pub async fn post(db: &TestDb, pairs: &[(String, String)], date: &str) {
         .close_batch(&batch.batch_id, "test", None)
         .await
         .unwrap();
-    db.store.hand_over(&batch.batch_id, "test").await.unwrap();
+    batch.batch_id
 }
 
 /// An encoding station on `store` signing EF.SOD with the test PKI's file key.
@@ -141,6 +148,12 @@ pub struct Posted {
 /// `n` fixture requests taken in, rendered, personalised on simulated chips and posted on
 /// `date`.
 pub async fn encoded_and_posted(db: &TestDb, n: usize, date: &str) -> Posted {
+    encoded_and_batched(db, n, n, date).await
+}
+
+/// [`encoded_and_posted`], but only the first `posted` pieces are handed over; the others wait
+/// in a closed batch (a second one, when some were posted).
+pub async fn encoded_and_batched(db: &TestDb, n: usize, posted: usize, date: &str) -> Posted {
     use cqcfab::station::encode::{self, Mode};
     use cqcfab::station::readers::{Hopper, InProcessSlot, ReaderSlot};
     use cqcfab_simulator::blanks::Blanks;
@@ -194,7 +207,12 @@ pub async fn encoded_and_posted(db: &TestDb, n: usize, date: &str) -> Posted {
         chips.push(cards.swap_remove(at));
     }
     let pairs = carriers_for(db, &numbers).await;
-    post(db, &pairs, date).await;
+    if posted > 0 {
+        post(db, &pairs[..posted], date).await;
+    }
+    if posted < pairs.len() {
+        closed_batch(db, &pairs[posted..], date).await;
+    }
     Posted {
         pairs,
         chips,
