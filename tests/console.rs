@@ -909,6 +909,7 @@ async fn tokens_rotate_through_the_binary(db: &TestDb) {
     );
     let list = String::from_utf8(cqcfab(&["token", "list"]).stdout).unwrap();
     assert_eq!(list.lines().count(), 2, "{list}");
+    assert!(list.contains("mailroom-1"), "{list}");
     assert!(
         !list.contains(&old) && !list.contains(&new),
         "no secret listed"

@@ -29,42 +29,13 @@ pub async fn seed(store: &Store, cards: i64, today: i64) -> Result<Duration, Ben
     Ok(started.elapsed())
 }
 
-/// `samples` dashboard loads: the queries, then the page over HTTP.
-pub async fn dashboard(
-    store: &Store,
-    backend: &str,
-    cards: i64,
-    samples: usize,
-) -> Result<Vec<Row>, BenchError> {
+/// A signed-in supervisor's session cookie on `store`.
+pub async fn supervisor_cookie(store: &Store) -> Result<String, BenchError> {
     let fixture = |e: &dyn std::fmt::Display| BenchError::Fixture(e.to_string());
-    let now = store.clock().now_ms();
-    let day_start = now - now.rem_euclid(DAY_MS);
-    let mut times = Vec::with_capacity(samples);
-    let started = Instant::now();
-    for _ in 0..samples {
-        let t = Instant::now();
-        let d = store.dashboard(day_start).await.map_err(|e| fixture(&e))?;
-        times.push(t.elapsed());
-        let total: i64 = d.cards.iter().map(|c| c.1).sum();
-        if total != cards {
-            return Err(BenchError::Fixture(format!(
-                "the dashboard counts {total} cards, {cards} were seeded"
-            )));
-        }
-    }
-    let mut rows = vec![row(
-        format!(
-            "dashboard queries, {} cards",
-            crate::console::html::count(cards)
-        ),
-        backend,
-        &mut times,
-        started.elapsed(),
-    )];
-
+    let name = format!("bench-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
     let user = store
         .add_user(
-            "bench-supervisor",
+            &name,
             "Bench",
             Role::Supervisor,
             "bench-password-0123",
@@ -73,41 +44,48 @@ pub async fn dashboard(
         .await
         .map_err(|e| fixture(&e))?;
     let secret = store.open_session(&user).await.map_err(|e| fixture(&e))?;
-    let cookie = format!("{}={secret}", crate::console::session_cookie(true));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let addr = listener.local_addr()?;
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(serve(listener, AppState::new(store.clone(), None), async {
-        let _ = stopped.await;
-    }));
-    let stream = tokio::net::TcpStream::connect(addr).await?;
-    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-        .await
-        .map_err(|e| BenchError::Http(e.to_string()))?;
-    let conn = tokio::spawn(conn);
-    let mut times = Vec::with_capacity(samples);
-    let started = Instant::now();
-    for _ in 0..samples {
+    Ok(format!("{}={secret}", crate::console::session_cookie(true)))
+}
+
+/// A kept-alive connection to the service loading the dashboard.
+struct Page {
+    sender: hyper::client::conn::http1::SendRequest<Full<Bytes>>,
+    conn: tokio::task::JoinHandle<Result<(), hyper::Error>>,
+}
+
+impl Page {
+    async fn open(addr: std::net::SocketAddr) -> Result<Page, BenchError> {
+        let stream = tokio::net::TcpStream::connect(addr).await?;
+        let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+            .await
+            .map_err(|e| BenchError::Http(e.to_string()))?;
+        Ok(Page {
+            sender,
+            conn: tokio::spawn(conn),
+        })
+    }
+
+    /// One load of `/console`; its time.
+    async fn load(&mut self, cookie: &str) -> Result<Duration, BenchError> {
         let req = hyper::Request::get("/console")
             .header("host", "localhost")
-            .header("cookie", &cookie)
+            .header("cookie", cookie)
             .body(Full::new(Bytes::new()))
             .map_err(|e| BenchError::Http(e.to_string()))?;
-        sender
+        self.sender
             .ready()
             .await
             .map_err(|e| BenchError::Http(format!("connection: {e:?}")))?;
         let t = Instant::now();
-        let resp = match sender.send_request(req).await {
+        let resp = match self.sender.send_request(req).await {
             Ok(r) => r,
             Err(e) => {
-                let why = match conn.await {
-                    Ok(Err(c)) => format!("{c:?}"),
-                    other => format!("{other:?}"),
+                let why = if self.conn.is_finished() {
+                    "the connection closed"
+                } else {
+                    "the connection is open"
                 };
-                return Err(BenchError::Http(format!(
-                    "GET /console: {e:?}; connection: {why}"
-                )));
+                return Err(BenchError::Http(format!("GET /console: {e:?} ({why})")));
             }
         };
         let status = resp.status();
@@ -117,16 +95,82 @@ pub async fn dashboard(
             .await
             .map_err(|e| BenchError::Http(e.to_string()))?
             .to_bytes();
-        times.push(t.elapsed());
+        let took = t.elapsed();
         if status != 200 || !body.windows(9).any(|w| w == b"Total</th") {
             return Err(BenchError::Http(format!("GET /console answered {status}")));
         }
+        Ok(took)
+    }
+}
+
+/// Loads the dashboard at `rate` per second until `done`: what the console's users add to a
+/// service busy with something else. Times count from when a load was due.
+pub async fn load_at(
+    addr: std::net::SocketAddr,
+    cookie: &str,
+    rate: f64,
+    done: &std::sync::atomic::AtomicBool,
+) -> Result<Vec<Duration>, BenchError> {
+    let mut page = Page::open(addr).await?;
+    let interval = Duration::from_secs_f64(1.0 / rate);
+    let mut times = Vec::new();
+    let start = Instant::now();
+    while !done.load(std::sync::atomic::Ordering::SeqCst) {
+        let due = start + interval * times.len() as u32;
+        tokio::time::sleep_until(due.into()).await;
+        page.load(cookie).await?;
+        times.push(due.elapsed());
+    }
+    Ok(times)
+}
+
+/// `samples` dashboard loads: the queries, then the page over HTTP.
+pub async fn dashboard(
+    store: &Store,
+    backend: &str,
+    cards: i64,
+    samples: usize,
+) -> Result<Vec<Row>, BenchError> {
+    let now = store.clock().now_ms();
+    let day_start = now - now.rem_euclid(DAY_MS);
+    let mut times = Vec::with_capacity(samples);
+    let started = Instant::now();
+    for _ in 0..samples {
+        let t = Instant::now();
+        let d = store
+            .dashboard(day_start)
+            .await
+            .map_err(|e| BenchError::Fixture(e.to_string()))?;
+        times.push(t.elapsed());
+        let total: i64 = d.cards.iter().map(|c| c.1).sum();
+        if total != cards {
+            return Err(BenchError::Fixture(format!(
+                "the dashboard counts {total} cards, {cards} were seeded"
+            )));
+        }
+    }
+    let count = crate::console::html::count(cards);
+    let mut rows = vec![row(
+        format!("dashboard queries, {count} cards"),
+        backend,
+        &mut times,
+        started.elapsed(),
+    )];
+    let cookie = supervisor_cookie(store).await?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(serve(listener, AppState::new(store.clone(), None), async {
+        let _ = stopped.await;
+    }));
+    let mut page = Page::open(addr).await?;
+    let mut times = Vec::with_capacity(samples);
+    let started = Instant::now();
+    for _ in 0..samples {
+        times.push(page.load(&cookie).await?);
     }
     rows.push(row(
-        format!(
-            "GET /console (whole page), {} cards",
-            crate::console::html::count(cards)
-        ),
+        format!("GET /console (whole page), {count} cards"),
         backend,
         &mut times,
         started.elapsed(),

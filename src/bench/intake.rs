@@ -127,6 +127,19 @@ pub async fn run(
     bodies: Vec<Bytes>,
     clients: usize,
 ) -> Result<Row, BenchError> {
+    Ok(run_beside(store, backend, bodies, clients, None).await?.0)
+}
+
+/// [`run`], with the console in use at the same time when `console` is given (a session
+/// cookie and page loads per second): the dashboard is loaded at that rate from the same
+/// service until the last request is taken in. Returns the intake row and the dashboard's.
+pub async fn run_beside(
+    store: &Store,
+    backend: &str,
+    bodies: Vec<Bytes>,
+    clients: usize,
+    console: Option<(String, f64)>,
+) -> Result<(Row, Option<Row>), BenchError> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
@@ -146,6 +159,11 @@ pub async fn run(
             async move { client(addr, bodies, next).await },
         ));
     }
+    let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let loader = console.map(|(cookie, rate)| {
+        let done = done.clone();
+        tokio::spawn(async move { super::dashboard::load_at(addr, &cookie, rate, &done).await })
+    });
     let mut samples = Vec::new();
     let mut first_error = None;
     for h in handles {
@@ -156,13 +174,35 @@ pub async fn run(
         }
     }
     let seconds = started.elapsed().as_secs_f64();
+    done.store(true, Ordering::SeqCst);
+    let console_row = match loader {
+        Some(h) => {
+            let mut loads = h.await.map_err(|e| BenchError::Http(e.to_string()))??;
+            Some(Row {
+                stage: format!("GET /console during intake ({clients} clients)"),
+                backend: backend.to_string(),
+                count: loads.len(),
+                seconds,
+                per_second: loads.len() as f64 / seconds,
+                latency: Percentiles::of(&mut loads),
+                cpu_ms_per_item: None,
+                goal: "< 50 ms".into(),
+            })
+        }
+        None => None,
+    };
     let _ = stop_tx.send(());
     let _ = server.await;
     if let Some(e) = first_error {
         return Err(e);
     }
-    Ok(Row {
-        stage: format!("intake HTTP ({clients} clients)"),
+    let with_console = if console_row.is_some() {
+        ", console in use"
+    } else {
+        ""
+    };
+    let intake = Row {
+        stage: format!("intake HTTP ({clients} clients{with_console})"),
         backend: backend.to_string(),
         count: bodies.len(),
         seconds,
@@ -179,7 +219,8 @@ pub async fn run(
             ">= 500/s"
         }
         .to_string(),
-    })
+    };
+    Ok((intake, console_row))
 }
 
 async fn client(

@@ -257,6 +257,7 @@ async fn dashboard(overrides: &Overrides, args: &BenchArgs) -> anyhow::Result<Ve
         took.as_secs_f64()
     );
     rows.extend(bench::dashboard::dashboard(&store, "SQLite", cards, samples).await?);
+    rows.extend(intake_beside_console(&store, "SQLite", args).await?);
     store.close().await;
     if let Some(admin) = overrides
         .database_url
@@ -274,9 +275,15 @@ async fn dashboard(overrides: &Overrides, args: &BenchArgs) -> anyhow::Result<Ve
                 "dashboard: seeded in {:.1} s; loading the page ...",
                 took.as_secs_f64()
             );
-            let r = bench::dashboard::dashboard(&store, "PostgreSQL", cards, samples).await;
+            let r = async {
+                let mut rows =
+                    bench::dashboard::dashboard(&store, "PostgreSQL", cards, samples).await?;
+                rows.extend(intake_beside_console(&store, "PostgreSQL", args).await?);
+                anyhow::Ok(rows)
+            }
+            .await;
             store.close().await;
-            anyhow::Ok(r?)
+            r
         }
         .await;
         scratch::drop(admin, &url)
@@ -285,6 +292,24 @@ async fn dashboard(overrides: &Overrides, args: &BenchArgs) -> anyhow::Result<Ve
         rows.extend(r?);
     }
     Ok(rows)
+}
+
+/// Requests taken in by the portal API while the console's dashboard is loaded twice a second
+/// (supervisors refreshing it), on the seeded database.
+async fn intake_beside_console(
+    store: &Store,
+    backend: &str,
+    args: &BenchArgs,
+) -> anyhow::Result<Vec<Row>> {
+    let requests = if args.quick { 500 } else { 3000 };
+    let run_id = uuid::Uuid::new_v4().simple().to_string()[..8].to_string();
+    eprintln!("dashboard: {requests} requests taken in while the console is in use ...");
+    let bodies = bench::intake::bodies(requests, 64, &run_id)?;
+    let cookie = bench::dashboard::supervisor_cookie(store).await?;
+    let (intake, console) =
+        bench::intake::run_beside(store, backend, bodies, args.clients, Some((cookie, 2.0)))
+            .await?;
+    Ok(std::iter::once(intake).chain(console).collect())
 }
 
 /// Mailroom scans at 50 per second through the service, on SQLite and PostgreSQL.
