@@ -10,11 +10,11 @@ mod common;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use common::TestDb;
 use common::console::{PASSWORD, add_user};
 use common::http::Server;
 use common::production::encoded_and_batched;
 use common::webdriver::{Browser, Driver, ENTER, available};
+use common::{TestDb, card_state};
 use cqcfab::clock::Clock;
 use cqcfab::domain::role::Role;
 use cqcfab::render::Renderer;
@@ -47,6 +47,16 @@ fn save(name: &str, png: &[u8]) {
         let docs: PathBuf = common::repo_path("docs");
         std::fs::write(docs.join(name), png).unwrap();
     }
+}
+
+/// Both previews of a card page are loaded (a 300-dpi card is over 1000 pixels wide).
+const PREVIEWS_LOADED: &str = "const i = [...document.querySelectorAll('.previews img')]; \
+     return i.length === 2 && i.every(i => i.complete && i.naturalWidth > 1000)";
+
+/// Presses the approval button of destruction `id` on the approvals page.
+async fn approve_destruction(b: &Browser, id: i64) {
+    let button = format!("form[action='/console/approvals/destructions/{id}'] button");
+    b.click(&b.find(&button).await).await;
 }
 
 async fn sign_in(b: &Browser, base: &str, username: &str) {
@@ -163,8 +173,7 @@ async fn the_console_in_chromium(db: &TestDb) {
         "code"
     );
     for (card, _) in &pairs[..2] {
-        let c = db.store.card_by_number(card).await.unwrap().unwrap();
-        assert_eq!(c.state, "held", "{card}");
+        assert_eq!(card_state(db, card).await, "held", "{card}");
     }
     clerk.close().await;
 
@@ -190,52 +199,21 @@ async fn the_console_in_chromium(db: &TestDb) {
         "console-approvals.png",
         &claire.full_page_screenshot(1280).await,
     );
-    claire
-        .click(
-            &claire
-                .find(&format!(
-                    "form[action='/console/approvals/destructions/{id}'] button"
-                ))
-                .await,
-        )
-        .await;
+    approve_destruction(&claire, id).await;
     claire
         .wait_for("return !!document.querySelector('.notice.bad')")
         .await;
     let refusal = claire.text(&claire.find(".notice.bad").await).await;
     assert!(refusal.contains("claire"), "{refusal}");
-    assert_eq!(
-        db.store
-            .card_by_number(&pairs[0].0)
-            .await
-            .unwrap()
-            .unwrap()
-            .state,
-        "held"
-    );
+    assert_eq!(card_state(db, &pairs[0].0).await, "held");
 
     let paul = driver.browser().await;
     sign_in(&paul, &base, "paul").await;
     paul.go(&format!("{base}/console/approvals")).await;
-    paul.click(
-        &paul
-            .find(&format!(
-                "form[action='/console/approvals/destructions/{id}'] button"
-            ))
-            .await,
-    )
-    .await;
+    approve_destruction(&paul, id).await;
     paul.wait_for("return !!document.querySelector('.notice.good')")
         .await;
-    assert_eq!(
-        db.store
-            .card_by_number(&pairs[0].0)
-            .await
-            .unwrap()
-            .unwrap()
-            .state,
-        "destroyed"
-    );
+    assert_eq!(card_state(db, &pairs[0].0).await, "destroyed");
     assert_eq!(
         paul.count(&format!(
             "form[action='/console/approvals/destructions/{id}']"
@@ -249,9 +227,7 @@ async fn the_console_in_chromium(db: &TestDb) {
     claire
         .go(&format!("{base}/console/cards/{}", pairs[5].0))
         .await;
-    claire
-        .wait_for("return [...document.querySelectorAll('.previews img')].length === 2 && [...document.querySelectorAll('.previews img')].every(i => i.complete && i.naturalWidth > 1000)")
-        .await;
+    claire.wait_for(PREVIEWS_LOADED).await;
     let holder = claire.text(&claire.find("dd.holder").await).await;
     assert!(holder.contains("<img src=x"), "shown as text: {holder}");
     assert_eq!(
@@ -264,9 +240,7 @@ async fn the_console_in_chromium(db: &TestDb) {
     claire
         .go(&format!("{base}/console/cards/{}", pairs[3].0))
         .await;
-    claire
-        .wait_for("return [...document.querySelectorAll('.previews img')].every(i => i.complete && i.naturalWidth > 1000)")
-        .await;
+    claire.wait_for(PREVIEWS_LOADED).await;
     save("console-card.png", &claire.full_page_screenshot(1280).await);
     claire.go(&format!("{base}/console/batches")).await;
     save(

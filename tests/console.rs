@@ -5,10 +5,10 @@
 
 mod common;
 
-use common::TestDb;
 use common::console::{Console, LOGIN, PASSWORD, Page, SESSION, add_user, form, request};
 use common::http::Server;
 use common::production::{self, cards_with_carriers};
+use common::{TestDb, card_state};
 use cqcfab::clock::Clock;
 use cqcfab::domain::role::{Permission, Role};
 use cqcfab::render::Renderer;
@@ -543,6 +543,11 @@ async fn the_console_does_the_bureau_s_work(db: &TestDb) {
             .await;
         assert_eq!(png.status, 200, "{side}");
         assert_eq!(png.headers.get("content-type").unwrap(), "image/png");
+        assert_eq!(
+            png.headers.get("cache-control").unwrap(),
+            "no-store",
+            "a face stays off the disk"
+        );
         assert!(png.body.contains("PNG"), "{side} is a PNG");
     }
     let proof = operator
@@ -588,7 +593,7 @@ async fn the_console_does_the_bureau_s_work(db: &TestDb) {
         )
         .await;
     assert_eq!(p.status, 303);
-    assert!(p.location().unwrap().contains("ok="), "{:?}", p.location());
+    assert!(p.went_well());
     assert_eq!(
         db.store.batch(&batch).await.unwrap().unwrap().state,
         "handed_over"
@@ -599,10 +604,7 @@ async fn the_console_does_the_bureau_s_work(db: &TestDb) {
             &[("confirm", "yes")],
         )
         .await;
-    assert!(
-        again.location().unwrap().contains("err="),
-        "a second hand-over is refused"
-    );
+    assert!(!again.went_well(), "a second hand-over is refused");
 
     // The mailroom scan page: the reason, then the piece (JSON answer as the script asks).
     let clerk = Console::login(srv.addr, "mailroom").await;
@@ -641,8 +643,7 @@ async fn the_console_does_the_bureau_s_work(db: &TestDb) {
     assert_eq!(page.status, 200);
     assert!(page.body.contains("answer good"), "already held is fine");
     assert!(page.body.contains(&pairs[1].1), "today's list");
-    let card1 = db.store.card_by_number(&pairs[1].0).await.unwrap().unwrap();
-    assert_eq!(card1.state, "held");
+    assert_eq!(card_state(db, &pairs[1].0).await, "held");
 
     // Four eyes: a supervisor asks for the held card's destruction, the same person cannot approve, a
     // supervisor can.
@@ -661,38 +662,14 @@ async fn the_console_does_the_bureau_s_work(db: &TestDb) {
     let refused = supervisor
         .post(&format!("/console/approvals/destructions/{id}"), &[])
         .await;
-    assert!(
-        refused.location().unwrap().contains("err="),
-        "{:?}",
-        refused.location()
-    );
-    assert_eq!(
-        db.store
-            .card_by_number(&pairs[1].0)
-            .await
-            .unwrap()
-            .unwrap()
-            .state,
-        "held"
-    );
+    assert!(!refused.went_well());
+    assert_eq!(card_state(db, &pairs[1].0).await, "held");
     let second = Console::login(srv.addr, "supervisor2").await;
     let ok = second
         .post(&format!("/console/approvals/destructions/{id}"), &[])
         .await;
-    assert!(
-        ok.location().unwrap().contains("ok="),
-        "{:?}",
-        ok.location()
-    );
-    assert_eq!(
-        db.store
-            .card_by_number(&pairs[1].0)
-            .await
-            .unwrap()
-            .unwrap()
-            .state,
-        "destroyed"
-    );
+    assert!(ok.went_well());
+    assert_eq!(card_state(db, &pairs[1].0).await, "destroyed");
     let audit = db.store.audit_history("card", &pairs[1].0).await.unwrap();
     assert!(
         audit
@@ -718,10 +695,7 @@ async fn the_console_does_the_bureau_s_work(db: &TestDb) {
             ],
         )
         .await;
-    assert!(
-        p.location().unwrap().contains("err="),
-        "weak password refused"
-    );
+    assert!(!p.went_well(), "weak password refused");
     let p = admin
         .post(
             "/console/users",
@@ -733,7 +707,7 @@ async fn the_console_does_the_bureau_s_work(db: &TestDb) {
             ],
         )
         .await;
-    assert!(p.location().unwrap().contains("ok="));
+    assert!(p.went_well());
     Console::login(srv.addr, "nadia").await;
     let issued = admin
         .post(
@@ -761,22 +735,8 @@ async fn the_console_does_the_bureau_s_work(db: &TestDb) {
             .is_none(),
         "shown once"
     );
-    let scan_api = |token: String| async move {
-        common::http::send(
-            srv.addr,
-            "POST",
-            "/v1/stations/mailroom/scans",
-            &[
-                ("authorization", &format!("Bearer {token}")),
-                ("content-type", "application/json"),
-            ],
-            br#"{"code":"PND-NPAI","clerk":"marc"}"#.to_vec(),
-        )
-        .await
-        .0
-    };
     assert_eq!(
-        scan_api(secret.clone()).await,
+        station_scan(srv.addr, &secret).await,
         200,
         "the new station token works"
     );
@@ -784,8 +744,8 @@ async fn the_console_does_the_bureau_s_work(db: &TestDb) {
     let revoke = admin
         .post(&format!("/console/tokens/{}/revoke", tokens[0].id), &[])
         .await;
-    assert!(revoke.location().unwrap().contains("ok="));
-    assert_eq!(scan_api(secret).await, 401, "revoked");
+    assert!(revoke.went_well());
+    assert_eq!(station_scan(srv.addr, &secret).await, 401, "revoked");
     // A portal token issued the same way opens the portal API.
     let issued = admin
         .post(
@@ -802,24 +762,12 @@ async fn the_console_does_the_bureau_s_work(db: &TestDb) {
         .next()
         .unwrap()
         .to_string();
-    let (status, _) = common::http::send(
-        srv.addr,
-        "GET",
-        "/v1/requests/nope",
-        &[("authorization", &format!("Bearer {portal}"))],
-        Vec::new(),
-    )
-    .await;
-    assert_eq!(status, 404, "authenticated, then not found");
-    let (status, _) = common::http::send(
-        srv.addr,
-        "GET",
-        "/v1/requests/nope",
-        &[("authorization", "Bearer wrong")],
-        Vec::new(),
-    )
-    .await;
-    assert_eq!(status, 401);
+    assert_eq!(
+        portal_get(srv.addr, &portal).await,
+        404,
+        "authenticated, then not found"
+    );
+    assert_eq!(portal_get(srv.addr, "wrong").await, 401);
 
     // The dashboard counts what the database holds.
     let dash = supervisor.get("/console").await;
@@ -862,20 +810,6 @@ async fn tokens_rotate_through_the_binary(db: &TestDb) {
             .unwrap()
     };
     let srv = server(db).await;
-    let scan = |token: String| async move {
-        common::http::send(
-            srv.addr,
-            "POST",
-            "/v1/stations/mailroom/scans",
-            &[
-                ("authorization", &format!("Bearer {token}")),
-                ("content-type", "application/json"),
-            ],
-            br#"{"code":"PND-NPAI","clerk":"marc"}"#.to_vec(),
-        )
-        .await
-        .0
-    };
     let bad = cqcfab(&[
         "token",
         "issue",
@@ -897,13 +831,13 @@ async fn tokens_rotate_through_the_binary(db: &TestDb) {
     };
     let old = issue("mailroom-1");
     assert_eq!(old.len(), 64, "the secret alone on standard output");
-    assert_eq!(scan(old.clone()).await, 200);
+    assert_eq!(station_scan(srv.addr, &old).await, 200);
     // Rotation: the new one works beside the old, then the old is revoked.
     let new = issue("mailroom-1");
     assert_ne!(old, new);
-    assert_eq!(scan(new.clone()).await, 200);
+    assert_eq!(station_scan(srv.addr, &new).await, 200);
     assert_eq!(
-        scan(old.clone()).await,
+        station_scan(srv.addr, &old).await,
         200,
         "both until the old one is revoked"
     );
@@ -914,6 +848,41 @@ async fn tokens_rotate_through_the_binary(db: &TestDb) {
         !list.contains(&old) && !list.contains(&new),
         "no secret listed"
     );
+    // A token opens its own API only: a station's is no portal's, a portal's no station's.
+    assert_eq!(
+        portal_get(srv.addr, &new).await,
+        401,
+        "a station token on the portal API"
+    );
+    let out = cqcfab(&[
+        "token", "issue", "portal-b", "--kind", "portal", "--by", "admin",
+    ]);
+    let portal = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    assert_eq!(
+        portal_get(srv.addr, &portal).await,
+        404,
+        "the portal token on the portal API"
+    );
+    assert_eq!(
+        station_scan(srv.addr, &portal).await,
+        401,
+        "a portal token on a station route"
+    );
+    assert_eq!(
+        station_scan(srv.addr, "portal-token-16+").await,
+        401,
+        "the configured portal token neither"
+    );
+    // Console routes take a session, never a bearer token.
+    let p = request(
+        srv.addr,
+        "GET",
+        "/console",
+        &[("authorization", &format!("Bearer {portal}"))],
+        Vec::new(),
+    )
+    .await;
+    assert!(is_login_redirect(&p));
     let first = db
         .store
         .tokens()
@@ -925,8 +894,12 @@ async fn tokens_rotate_through_the_binary(db: &TestDb) {
         .unwrap();
     let out = cqcfab(&["token", "revoke", &first.to_string(), "--by", "admin"]);
     assert!(out.status.success());
-    assert_eq!(scan(old).await, 401, "the old token is refused at once");
-    assert_eq!(scan(new).await, 200);
+    assert_eq!(
+        station_scan(srv.addr, &old).await,
+        401,
+        "the old token is refused at once"
+    );
+    assert_eq!(station_scan(srv.addr, &new).await, 200);
     let again = cqcfab(&["token", "revoke", &first.to_string(), "--by", "admin"]);
     assert!(!again.status.success(), "revoked once");
     let audit = db
@@ -937,4 +910,33 @@ async fn tokens_rotate_through_the_binary(db: &TestDb) {
     let actions: Vec<&str> = audit.iter().map(|r| r.action.as_str()).collect();
     assert_eq!(actions, ["token.issued", "token.revoked"]);
     srv.stop().await;
+}
+
+/// The status a mailroom station call gets with `token`.
+async fn station_scan(addr: std::net::SocketAddr, token: &str) -> u16 {
+    common::http::send(
+        addr,
+        "POST",
+        "/v1/stations/mailroom/scans",
+        &[
+            ("authorization", &format!("Bearer {token}")),
+            ("content-type", "application/json"),
+        ],
+        br#"{"code":"PND-NPAI","clerk":"marc"}"#.to_vec(),
+    )
+    .await
+    .0
+}
+
+/// The status a portal call (a request nobody made) gets with `token`.
+async fn portal_get(addr: std::net::SocketAddr, token: &str) -> u16 {
+    common::http::send(
+        addr,
+        "GET",
+        "/v1/requests/nope",
+        &[("authorization", &format!("Bearer {token}"))],
+        Vec::new(),
+    )
+    .await
+    .0
 }

@@ -212,29 +212,46 @@ async fn post(overrides: &Overrides, args: &BenchArgs, cores: usize) -> anyhow::
     .await?;
     rows.extend(bench::post::manifest_in_store(&store, "SQLite", &pieces[..batch], rounds).await?);
     store.close().await;
-    if let Some(admin) = overrides
+    let pg = on_scratch_postgres(overrides, "cqcfab_bench_post", |store| async move {
+        eprintln!("post: PostgreSQL batch of {batch} pieces ...");
+        Ok(bench::post::manifest_in_store(&store, "PostgreSQL", &pieces[..batch], rounds).await?)
+    })
+    .await?;
+    rows.extend(pg.into_iter().flatten());
+    Ok(rows)
+}
+
+/// Runs `f` on a fresh PostgreSQL database when `--database-url` names a server (`None`
+/// otherwise), then closes and drops the database whatever `f` answered.
+async fn on_scratch_postgres<T, Fut>(
+    overrides: &Overrides,
+    name: &str,
+    f: impl FnOnce(Store) -> Fut,
+) -> anyhow::Result<Option<T>>
+where
+    Fut: std::future::Future<Output = anyhow::Result<T>>,
+{
+    let Some(admin) = overrides
         .database_url
         .as_deref()
         .filter(|u| u.starts_with("postgres"))
-    {
-        eprintln!("post: PostgreSQL batch of {batch} pieces ...");
-        let url = scratch::create(admin, "cqcfab_bench_post")
-            .await
-            .context("cannot create a bench database")?;
-        let r = async {
-            let store = Store::open(&Location::Postgres(url.clone()), Clock::System).await?;
-            let r = bench::post::manifest_in_store(&store, "PostgreSQL", &pieces[..batch], rounds)
-                .await;
-            store.close().await;
-            anyhow::Ok(r?)
-        }
-        .await;
-        scratch::drop(admin, &url)
-            .await
-            .context("cannot drop the bench database")?;
-        rows.extend(r?);
+    else {
+        return Ok(None);
+    };
+    let url = scratch::create(admin, name)
+        .await
+        .context("cannot create a bench database")?;
+    let r = async {
+        let store = Store::open(&Location::Postgres(url.clone()), Clock::System).await?;
+        let r = f(store.clone()).await;
+        store.close().await;
+        r
     }
-    Ok(rows)
+    .await;
+    scratch::drop(admin, &url)
+        .await
+        .context("cannot drop the bench database")?;
+    r.map(Some)
 }
 
 /// The dashboard on a seeded database, SQLite then PostgreSQL.
@@ -259,38 +276,19 @@ async fn dashboard(overrides: &Overrides, args: &BenchArgs) -> anyhow::Result<Ve
     rows.extend(bench::dashboard::dashboard(&store, "SQLite", cards, samples).await?);
     rows.extend(intake_beside_console(&store, "SQLite", args).await?);
     store.close().await;
-    if let Some(admin) = overrides
-        .database_url
-        .as_deref()
-        .filter(|u| u.starts_with("postgres"))
-    {
-        let url = scratch::create(admin, "cqcfab_bench_dashboard")
-            .await
-            .context("cannot create a bench database")?;
-        let r = async {
-            let store = Store::open(&Location::Postgres(url.clone()), Clock::System).await?;
-            eprintln!("dashboard: seeding {cards} cards into PostgreSQL ...");
-            let took = bench::dashboard::seed(&store, cards, 10_000).await?;
-            eprintln!(
-                "dashboard: seeded in {:.1} s; loading the page ...",
-                took.as_secs_f64()
-            );
-            let r = async {
-                let mut rows =
-                    bench::dashboard::dashboard(&store, "PostgreSQL", cards, samples).await?;
-                rows.extend(intake_beside_console(&store, "PostgreSQL", args).await?);
-                anyhow::Ok(rows)
-            }
-            .await;
-            store.close().await;
-            r
-        }
-        .await;
-        scratch::drop(admin, &url)
-            .await
-            .context("cannot drop the bench database")?;
-        rows.extend(r?);
-    }
+    let pg = on_scratch_postgres(overrides, "cqcfab_bench_dashboard", |store| async move {
+        eprintln!("dashboard: seeding {cards} cards into PostgreSQL ...");
+        let took = bench::dashboard::seed(&store, cards, 10_000).await?;
+        eprintln!(
+            "dashboard: seeded in {:.1} s; loading the page ...",
+            took.as_secs_f64()
+        );
+        let mut rows = bench::dashboard::dashboard(&store, "PostgreSQL", cards, samples).await?;
+        rows.extend(intake_beside_console(&store, "PostgreSQL", args).await?);
+        Ok(rows)
+    })
+    .await?;
+    rows.extend(pg.into_iter().flatten());
     Ok(rows)
 }
 
@@ -326,27 +324,12 @@ async fn mailroom(overrides: &Overrides, args: &BenchArgs) -> anyhow::Result<Vec
     .await?;
     rows.push(bench::mailroom::scans(&store, "SQLite", scans, RATE).await?);
     store.close().await;
-    if let Some(admin) = overrides
-        .database_url
-        .as_deref()
-        .filter(|u| u.starts_with("postgres"))
-    {
+    let pg = on_scratch_postgres(overrides, "cqcfab_bench_mailroom", |store| async move {
         eprintln!("mailroom: PostgreSQL, {scans} scans at {RATE} per second ...");
-        let url = scratch::create(admin, "cqcfab_bench_mailroom")
-            .await
-            .context("cannot create a bench database")?;
-        let r = async {
-            let store = Store::open(&Location::Postgres(url.clone()), Clock::System).await?;
-            let r = bench::mailroom::scans(&store, "PostgreSQL", scans, RATE).await;
-            store.close().await;
-            anyhow::Ok(r?)
-        }
-        .await;
-        scratch::drop(admin, &url)
-            .await
-            .context("cannot drop the bench database")?;
-        rows.push(r?);
-    }
+        Ok(bench::mailroom::scans(&store, "PostgreSQL", scans, RATE).await?)
+    })
+    .await?;
+    rows.extend(pg);
     Ok(rows)
 }
 

@@ -222,14 +222,9 @@ pub async fn preview(
         "back.png" => pair.1.clone(),
         _ => return not_found(&who, "Aperçus : front.png, back.png."),
     };
-    (
-        [
-            (header::CONTENT_TYPE, "image/png"),
-            (header::CACHE_CONTROL, "private, max-age=300"),
-        ],
-        bytes,
-    )
-        .into_response()
+    // Not cached by the browser (`no-store` from the console's headers): a face and a name on
+    // a shared workstation's disk; the node keeps the last previews drawn instead.
+    ([(header::CONTENT_TYPE, "image/png")], bytes).into_response()
 }
 
 /// One of the card's stored files (the proof, the personalisation bitmaps).
@@ -252,14 +247,7 @@ pub async fn file(
     };
     match files.into_iter().find(|f| f.name == name) {
         Some(f) => match f.bytes {
-            Some(bytes) => (
-                [
-                    (header::CONTENT_TYPE, f.mime),
-                    (header::CACHE_CONTROL, "private, max-age=300".to_string()),
-                ],
-                bytes,
-            )
-                .into_response(),
+            Some(bytes) => ([(header::CONTENT_TYPE, f.mime)], bytes).into_response(),
             None => not_found(&who, "Fichier purgé."),
         },
         None => not_found(

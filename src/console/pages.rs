@@ -56,12 +56,8 @@ pub fn page(who: &Signed, title: &str, current: &str, body: Markup) -> Html<Stri
             h!(nav; "<a href=\"" {path} "\">" {label} "</a>");
         }
     }
-    let mut m = Markup::new();
+    let mut m = head(title);
     h!(m;
-        "<!doctype html><html lang=\"fr\"><head><meta charset=\"utf-8\">"
-        "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
-        "<title>" {title} " · cqcfab</title>"
-        "<link rel=\"stylesheet\" href=\"/console/static/console.css\">"
         "<script src=\"/console/static/console.js\" defer></script>"
         "</head><body><header><a class=\"brand\" href=\"/console\">Bureau CQC</a><nav>" [nav] "</nav>"
         "<form class=\"who\" method=\"post\" action=\"/console/logout\">"
@@ -73,14 +69,22 @@ pub fn page(who: &Signed, title: &str, current: &str, body: Markup) -> Html<Stri
     Html(m.into_string())
 }
 
-/// A page without a signed-in person (sign-in, errors before sign-in).
-pub fn bare(title: &str, body: Markup) -> Html<String> {
+/// The start of every page, up to the end of `<head>` (left open).
+fn head(title: &str) -> Markup {
     let mut m = Markup::new();
     h!(m;
         "<!doctype html><html lang=\"fr\"><head><meta charset=\"utf-8\">"
         "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
         "<title>" {title} " · cqcfab</title>"
         "<link rel=\"stylesheet\" href=\"/console/static/console.css\">"
+    );
+    m
+}
+
+/// A page without a signed-in person (sign-in, errors before sign-in).
+pub fn bare(title: &str, body: Markup) -> Html<String> {
+    let mut m = head(title);
+    h!(m;
         "</head><body class=\"bare\"><main><h1>" {title} "</h1>" [body] "</main></body></html>"
     );
     Html(m.into_string())

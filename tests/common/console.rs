@@ -25,6 +25,21 @@ impl Page {
         self.headers.get("location").and_then(|v| v.to_str().ok())
     }
 
+    /// A form's answer: redirected back with a success notice (`true`) or a refusal
+    /// (`false`); panics on anything else.
+    pub fn went_well(&self) -> bool {
+        match self.location() {
+            Some(l) if l.contains("?ok=") => true,
+            Some(l) if l.contains("?err=") => false,
+            _ => panic!(
+                "not a form's answer: {} {:?} {}",
+                self.status,
+                self.location(),
+                self.body
+            ),
+        }
+    }
+
     /// The value a `Set-Cookie` gives cookie `name`, if any.
     pub fn set_cookie(&self, name: &str) -> Option<String> {
         self.headers

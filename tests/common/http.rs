@@ -2,12 +2,8 @@
 
 use std::net::SocketAddr;
 
-use axum::body::Bytes;
 use cqcfab::service::{AppState, Token};
 use cqcfab::store::Store;
-use http_body_util::{BodyExt, Full};
-use hyper::Request;
-use hyper_util::rt::TokioIo;
 use serde_json::Value;
 
 pub const TOKEN: &str = "test-portal-token";
@@ -48,7 +44,8 @@ impl Server {
     }
 }
 
-/// Sends one request on a new connection; returns status, headers' content type and body.
+/// Sends one request on a new connection; returns the status and the body as JSON (or, when it
+/// is not JSON, as a string).
 pub async fn send(
     addr: SocketAddr,
     method: &str,
@@ -56,27 +53,9 @@ pub async fn send(
     headers: &[(&str, &str)],
     body: Vec<u8>,
 ) -> (u16, Value) {
-    let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-        .await
-        .unwrap();
-    tokio::spawn(conn);
-    let mut req = Request::builder()
-        .method(method)
-        .uri(path)
-        .header("host", "localhost");
-    for (k, v) in headers {
-        req = req.header(*k, *v);
-    }
-    let resp = sender
-        .send_request(req.body(Full::new(Bytes::from(body))).unwrap())
-        .await
-        .unwrap();
-    let status = resp.status().as_u16();
-    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
-    let json = serde_json::from_slice(&bytes)
-        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()));
-    (status, json)
+    let page = super::console::request(addr, method, path, headers, body).await;
+    let json = serde_json::from_str(&page.body).unwrap_or(Value::String(page.body));
+    (page.status, json)
 }
 
 /// POST with the portal token and a JSON content type.

@@ -180,6 +180,16 @@ macro_rules! on_both_backends {
     };
 }
 
+/// The state of card `number`.
+pub async fn card_state(db: &TestDb, number: &str) -> String {
+    db.store
+        .card_by_number(number)
+        .await
+        .unwrap()
+        .unwrap_or_else(|| panic!("no card {number}"))
+        .state
+}
+
 pub fn repo_path(rel: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(rel)
 }
