@@ -16,6 +16,10 @@ pub enum Clock {
     System,
     /// A clock that stands still until moved (milliseconds since the Unix epoch).
     Fixed(Arc<AtomicI64>),
+    /// The system clock plus a shift (milliseconds) that only grows: the demo lives a
+    /// production day at wall-clock speed, then moves on to the days when the post brings
+    /// letters back, without waiting for them.
+    Shifted(Arc<AtomicI64>),
 }
 
 impl Clock {
@@ -29,17 +33,24 @@ impl Clock {
         Clock::fixed_at((noon.unix_timestamp_nanos() / 1_000_000) as i64)
     }
 
+    /// The system clock, shifted by nothing yet; [`Clock::advance`] moves it on.
+    pub fn shifted() -> Self {
+        Clock::Shifted(Arc::new(AtomicI64::new(0)))
+    }
+
     /// Milliseconds since the Unix epoch.
     pub fn now_ms(&self) -> i64 {
+        let system = || (OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64;
         match self {
-            Clock::System => (OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64,
+            Clock::System => system(),
             Clock::Fixed(ms) => ms.load(Ordering::SeqCst),
+            Clock::Shifted(shift) => system() + shift.load(Ordering::SeqCst),
         }
     }
 
-    /// Moves a fixed clock forward; a system clock cannot be moved (no effect).
+    /// Moves a fixed or shifted clock forward; the system clock cannot be moved (no effect).
     pub fn advance(&self, by: Duration) {
-        if let Clock::Fixed(ms) = self {
+        if let Clock::Fixed(ms) | Clock::Shifted(ms) = self {
             ms.fetch_add(by.whole_milliseconds() as i64, Ordering::SeqCst);
         }
     }
@@ -90,6 +101,22 @@ pub fn rfc3339(ms: i64) -> String {
 mod tests {
     use super::*;
     use time::macros::{date, datetime};
+
+    #[test]
+    fn a_shifted_clock_runs_with_the_system_clock_and_only_moves_on() {
+        let clock = Clock::shifted();
+        let before = Clock::System.now_ms();
+        let shifted = clock.now_ms();
+        let after = Clock::System.now_ms();
+        assert!((before..=after).contains(&shifted));
+        clock.advance(Duration::days(3));
+        let moved = clock.now_ms() - Clock::System.now_ms();
+        let three_days = 3 * 86_400_000;
+        assert!(
+            (three_days - 1_000..=three_days).contains(&moved),
+            "{moved}"
+        );
+    }
 
     fn ms(t: OffsetDateTime) -> i64 {
         (t.unix_timestamp_nanos() / 1_000_000) as i64

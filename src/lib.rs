@@ -19,6 +19,7 @@ pub mod portal;
 pub mod post;
 pub mod quality;
 pub mod render;
+pub mod report;
 pub mod service;
 pub mod station;
 pub mod store;

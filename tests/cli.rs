@@ -265,13 +265,46 @@ fn the_demo_imports_renders_and_encodes_the_fixtures_in_a_fresh_database() {
     }
     let summary: Value =
         serde_json::from_slice(&std::fs::read(out_dir.join("summary.json")).unwrap()).unwrap();
-    assert_eq!(summary["cards_by_state"]["dispatched"], 200);
     assert_eq!(summary["post"]["inserted"], 200);
     assert_eq!(summary["post"]["batches"][0]["dispatched"], 200);
     assert_eq!(summary["render"]["rendered"], 200);
     assert_eq!(summary["encode"]["personalised"], 200);
-    assert_eq!(summary["stock"]["personalised"], 200);
     assert_eq!(summary["audit"]["intact"], true);
+    for check in summary["checks"].as_array().unwrap() {
+        assert_eq!(check["ok"], true, "{check}");
+    }
+    // One piece in twenty came back; of ten, four readdressed, three resent, three unclaimed.
+    let returns = summary["returns"].as_array().unwrap();
+    assert_eq!(returns.len(), 10, "{summary}");
+    let answered = returns.iter().filter(|r| !r["new_piece"].is_null()).count();
+    assert_eq!(answered, 7, "{summary}");
+    assert_eq!(summary["reposted"]["inserted"], 7);
+    // Three quality cases, each with its replacement made, personalised and posted.
+    let quality = summary["quality"].as_array().unwrap();
+    assert_eq!(quality.len(), 3, "{summary}");
+    let rules: Vec<&str> = quality
+        .iter()
+        .map(|q| q["rule"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        rules,
+        [
+            "manufacturing_defect",
+            "manufacturing_defect",
+            "data_as_submitted"
+        ]
+    );
+    assert!(
+        quality.iter().all(|q| q["replacement"].is_string()),
+        "{summary}"
+    );
+    assert_eq!(summary["replacements_posted"]["inserted"], 3);
+    // 203 bodies written; the 6 destroyed below leave the ledger's personalised count.
+    assert_eq!(summary["stock"]["personalised"], 197);
+    // The three unclaimed and the three analysed cards destroyed.
+    assert_eq!(summary["destructions"].as_array().unwrap().len(), 6);
+    assert_eq!(summary["cards_by_state"]["destroyed"], 6, "{summary}");
+    check_report(&out_dir);
     let samples = summary["render"]["samples"].as_array().unwrap();
     assert_eq!(samples.len(), 6, "{summary}");
     for card in samples {
@@ -325,10 +358,58 @@ fn the_demo_imports_renders_and_encodes_the_fixtures_in_a_fresh_database() {
     );
 }
 
+/// The report of a demo run: the page's every link and picture is a file of the run, the
+/// PDF passes `qpdf --check`, and the page says the day was sound.
+fn check_report(out_dir: &std::path::Path) {
+    let html = std::fs::read_to_string(out_dir.join("report.html")).unwrap();
+    assert!(html.contains("Journée saine"), "{html}");
+    for needle in [
+        "Courrier revenu",
+        "Retours qualité",
+        "Destructions",
+        "<svg class=\"chart\"",
+    ] {
+        assert!(html.contains(needle), "{needle}");
+    }
+    let mut links = 0;
+    for attr in ["href=\"", "src=\""] {
+        for part in html.split(attr).skip(1) {
+            let target = &part[..part.find('"').unwrap()];
+            assert!(
+                out_dir.join(target).is_file(),
+                "the report links {target}, which is not in {}",
+                out_dir.display()
+            );
+            links += 1;
+        }
+    }
+    assert!(links >= 20, "{links} links");
+    let pdf = out_dir.join("report.pdf");
+    let check = Command::new("qpdf")
+        .arg("--check")
+        .arg(&pdf)
+        .output()
+        .expect("qpdf");
+    assert!(
+        check.status.success(),
+        "{}",
+        String::from_utf8_lossy(&check.stdout)
+    );
+    let text = Command::new("pdftotext")
+        .arg(&pdf)
+        .arg("-")
+        .output()
+        .expect("pdftotext");
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(text.contains("Journée saine"), "{text}");
+    assert!(text.contains("Retours qualité"), "{text}");
+}
+
 /// The post of a demo run, checked by tools that are not ours: every carrier letter, coupon
-/// and cover sheet passes `qpdf --check` and its barcodes, read by zbar at 300 dpi, are the
-/// expected ids; the manifest, parsed by Python's csv module, matches the database row by row
-/// and follows the address rules; its totals file carries its SHA-256.
+/// and cover sheet of every batch (the day's, the answered returns', the replacements') passes
+/// `qpdf --check` and its barcodes, read by zbar at 300 dpi, are the expected ids; each
+/// manifest, parsed by Python's csv module, matches the database row by row and follows the
+/// address rules; its totals file carries its SHA-256.
 fn check_demo_post(out_dir: &std::path::Path, cards: usize) {
     use cqcfab::store::{Location, Store};
     use sha2::Digest;
@@ -338,49 +419,72 @@ fn check_demo_post(out_dir: &std::path::Path, cards: usize) {
     assert_eq!(post["letters"], cards, "{post}");
     assert_eq!(post["inserted"], cards, "{post}");
     assert_eq!(post["mismatch_drill_stopped_the_line"], true, "{post}");
-    let batch = &post["batches"][0];
-    assert_eq!(batch["pieces"], cards, "{post}");
-    assert_eq!(batch["dispatched"], cards, "{post}");
-    let batch_id = batch["batch_id"].as_str().unwrap().to_string();
+    assert_eq!(post["batches"][0]["pieces"], cards, "{post}");
+    assert_eq!(post["batches"][0]["dispatched"], cards, "{post}");
+    let mut batches = Vec::new();
+    let mut letters_made = 0;
+    for round in ["post", "reposted", "replacements_posted"] {
+        let r = &summary[round];
+        letters_made += r["letters"].as_u64().unwrap() as usize;
+        for b in r["batches"].as_array().unwrap() {
+            assert_eq!(b["pieces"], b["dispatched"], "{b}");
+            batches.push(b.clone());
+        }
+    }
+    assert_eq!(batches.len(), 3, "{summary}");
 
-    // What the database says was posted: piece id -> (card number, address lines, postcode,
+    // Every piece the database knows: piece id -> (card number, address lines, postcode,
     // country), read through the store.
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let posted = rt.block_on(async {
+    let known = rt.block_on(async {
         let db = out_dir.join("data").join(cqcfab::store::SQLITE_FILE);
         let store = Store::open(&Location::SqliteFile(db), Clock::System)
             .await
             .unwrap();
-        let mut posted = std::collections::BTreeMap::new();
-        for (piece_id, card) in store.pieces_in_state("dispatched", 10_000).await.unwrap() {
-            let c = store.card_by_number(&card).await.unwrap().unwrap();
-            let p = store
-                .pieces_of_card(c.id)
-                .await
-                .unwrap()
-                .into_iter()
-                .find(|p| p.piece_id == piece_id)
-                .unwrap();
-            posted.insert(
-                piece_id,
-                (
-                    card,
-                    p.address_lines(),
-                    p.postcode.clone(),
-                    p.country.clone(),
-                ),
-            );
+        let mut known = std::collections::BTreeMap::new();
+        for state in [
+            "created",
+            "inserted",
+            "batched",
+            "dispatched",
+            "delivered",
+            "returned_undelivered",
+            "awaiting_decision",
+            "resent",
+            "readdressed",
+            "card_destroyed",
+            "cancelled",
+        ] {
+            for (piece_id, card) in store.pieces_in_state(state, 10_000).await.unwrap() {
+                let c = store.card_by_number(&card).await.unwrap().unwrap();
+                let p = store
+                    .pieces_of_card(c.id)
+                    .await
+                    .unwrap()
+                    .into_iter()
+                    .find(|p| p.piece_id == piece_id)
+                    .unwrap();
+                known.insert(
+                    piece_id,
+                    (
+                        card,
+                        p.address_lines(),
+                        p.postcode.clone(),
+                        p.country.clone(),
+                    ),
+                );
+            }
         }
         store.close().await;
-        posted
+        known
     });
-    assert_eq!(posted.len(), cards);
+    assert_eq!(known.len(), letters_made);
 
     // Every PDF, two at a time (two cores).
     let letters = out_dir.join("post").join("letters");
-    let batches = out_dir.join("post").join("batches");
+    let batches_dir = out_dir.join("post").join("batches");
     let mut jobs: Vec<(std::path::PathBuf, Vec<String>)> = Vec::new();
-    for (piece, (card, ..)) in &posted {
+    for (piece, (card, ..)) in &known {
         jobs.push((
             letters.join(format!("{piece}.carrier.pdf")),
             vec![format!("CODE-128:{piece}"), format!("QR-Code:{piece}")],
@@ -390,15 +494,30 @@ fn check_demo_post(out_dir: &std::path::Path, cards: usize) {
             vec![format!("CODE-128:RC{card}"), format!("QR-Code:RC{card}")],
         ));
     }
-    jobs.push((
-        batches.join(format!("{batch_id}.cover.pdf")),
-        vec![
-            format!("CODE-128:{batch_id}"),
-            format!("QR-Code:{batch_id}"),
-        ],
-    ));
-    let pdfs = std::fs::read_dir(&letters).unwrap().count();
-    assert_eq!(pdfs, 2 * cards, "no stray letter in {}", letters.display());
+    for b in &batches {
+        let batch_id = b["batch_id"].as_str().unwrap();
+        jobs.push((
+            batches_dir.join(format!("{batch_id}.cover.pdf")),
+            vec![
+                format!("CODE-128:{batch_id}"),
+                format!("QR-Code:{batch_id}"),
+            ],
+        ));
+    }
+    let files: Vec<String> = std::fs::read_dir(&letters)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    let pdfs = files.iter().filter(|f| f.ends_with(".pdf")).count();
+    assert_eq!(
+        pdfs,
+        2 * letters_made,
+        "no stray letter in {}",
+        letters.display()
+    );
+    // The pictures of the first two letters, for the report.
+    let pngs = files.iter().filter(|f| f.ends_with(".png")).count();
+    assert_eq!(pngs, 4, "{files:?}");
     let scratch = tempfile::tempdir().unwrap();
     std::thread::scope(|s| {
         for (worker, share) in jobs.chunks(jobs.len().div_ceil(2)).enumerate() {
@@ -414,84 +533,90 @@ fn check_demo_post(out_dir: &std::path::Path, cards: usize) {
         }
     });
 
-    // The manifest through Python's csv module.
-    let manifest_path = batches.join(format!("{batch_id}.manifest.csv"));
-    let manifest = std::fs::read(&manifest_path).unwrap();
-    let py = Command::new("python3")
-        .args([
-            "-c",
-            "import csv, json, sys\n\
-             with open(sys.argv[1], newline='', encoding='utf-8') as f:\n\
-             \x20   print(json.dumps(list(csv.DictReader(f))))",
-        ])
-        .arg(&manifest_path)
-        .output()
-        .expect("python3");
-    assert!(
-        py.status.success(),
-        "{}",
-        String::from_utf8_lossy(&py.stderr)
-    );
-    let rows: Vec<std::collections::BTreeMap<String, String>> =
-        serde_json::from_slice(&py.stdout).unwrap();
-    assert_eq!(rows.len(), cards);
     let mut seen = std::collections::BTreeSet::new();
-    for (i, row) in rows.iter().enumerate() {
-        let piece = &row["piece_id"];
-        let (_, address, postcode, country) = posted
-            .get(piece)
-            .unwrap_or_else(|| panic!("manifest row {piece} is not a posted piece"));
-        assert!(seen.insert(piece.clone()), "{piece} twice");
-        assert_eq!(row["batch_id"], batch_id);
-        assert_eq!(row["sequence"], (i + 1).to_string());
-        assert_eq!(row["product"], "lettre-suivie");
-        assert_eq!(row["weight_g"], "20");
-        assert_eq!(&row["postcode"], postcode);
-        assert_eq!(&row["country"], country);
-        let lines: Vec<&String> = (1..=7)
-            .map(|n| &row[&format!("address_{n}")])
-            .filter(|l| !l.is_empty())
-            .collect();
-        assert_eq!(lines, address.iter().collect::<Vec<_>>(), "{piece}");
-        // NF Z10-011: 38 characters a line, 6 lines (7 abroad, the country last).
+    for b in &batches {
+        let batch_id = b["batch_id"].as_str().unwrap();
+        let pieces = b["pieces"].as_u64().unwrap() as usize;
+        // The manifest through Python's csv module.
+        let manifest_path = batches_dir.join(format!("{batch_id}.manifest.csv"));
+        let manifest = std::fs::read(&manifest_path).unwrap();
+        let py = Command::new("python3")
+            .args([
+                "-c",
+                "import csv, json, sys\n\
+                 with open(sys.argv[1], newline='', encoding='utf-8') as f:\n\
+                 \x20   print(json.dumps(list(csv.DictReader(f))))",
+            ])
+            .arg(&manifest_path)
+            .output()
+            .expect("python3");
         assert!(
-            lines.iter().all(|l| l.chars().count() <= 38),
-            "{piece}: {lines:?}"
+            py.status.success(),
+            "{}",
+            String::from_utf8_lossy(&py.stderr)
         );
-        let max = if country == "FR" { 6 } else { 7 };
-        assert!(lines.len() <= max, "{piece}: {lines:?}");
-        if country == "FR" {
-            let last = lines.last().unwrap();
-            assert!(last.starts_with(postcode.as_str()), "{piece}: {last}");
-            assert_eq!(row["city"], last[postcode.len()..].trim(), "{piece}");
+        let rows: Vec<std::collections::BTreeMap<String, String>> =
+            serde_json::from_slice(&py.stdout).unwrap();
+        assert_eq!(rows.len(), pieces);
+        for (i, row) in rows.iter().enumerate() {
+            let piece = &row["piece_id"];
+            let (_, address, postcode, country) = known
+                .get(piece)
+                .unwrap_or_else(|| panic!("manifest row {piece} is not a known piece"));
+            assert!(seen.insert(piece.clone()), "{piece} twice");
+            assert_eq!(row["batch_id"], batch_id);
+            assert_eq!(row["sequence"], (i + 1).to_string());
+            assert_eq!(row["product"], "lettre-suivie");
+            assert_eq!(row["weight_g"], "20");
+            assert_eq!(&row["postcode"], postcode);
+            assert_eq!(&row["country"], country);
+            let lines: Vec<&String> = (1..=7)
+                .map(|n| &row[&format!("address_{n}")])
+                .filter(|l| !l.is_empty())
+                .collect();
+            assert_eq!(lines, address.iter().collect::<Vec<_>>(), "{piece}");
+            // NF Z10-011: 38 characters a line, 6 lines (7 abroad, the country last).
+            assert!(
+                lines.iter().all(|l| l.chars().count() <= 38),
+                "{piece}: {lines:?}"
+            );
+            let max = if country == "FR" { 6 } else { 7 };
+            assert!(lines.len() <= max, "{piece}: {lines:?}");
+            if country == "FR" {
+                let last = lines.last().unwrap();
+                assert!(last.starts_with(postcode.as_str()), "{piece}: {last}");
+                assert_eq!(row["city"], last[postcode.len()..].trim(), "{piece}");
+            }
         }
+        // Presort: domestic by postcode, then abroad.
+        let keys: Vec<(bool, &str, &str)> = rows
+            .iter()
+            .map(|r| {
+                (
+                    r["country"] != "FR",
+                    r["country"].as_str(),
+                    r["postcode"].as_str(),
+                )
+            })
+            .collect();
+        let mut sorted = keys.clone();
+        sorted.sort();
+        assert_eq!(keys, sorted);
+        // The totals file carries the manifest's hash and count.
+        let totals =
+            std::fs::read_to_string(batches_dir.join(format!("{batch_id}.totals.csv"))).unwrap();
+        let sha = hex::encode(sha2::Sha256::digest(&manifest));
+        assert_eq!(b["manifest_sha256"], sha);
+        let total_line = totals
+            .lines()
+            .find(|l| l.contains(",TOTAL,"))
+            .unwrap_or_else(|| panic!("no TOTAL line: {totals}"));
+        assert!(
+            total_line.contains(&format!(",{pieces},{},{sha}", pieces * 20)),
+            "{total_line}"
+        );
     }
-    // Presort: domestic by postcode, then abroad.
-    let keys: Vec<(bool, &str, &str)> = rows
-        .iter()
-        .map(|r| {
-            (
-                r["country"] != "FR",
-                r["country"].as_str(),
-                r["postcode"].as_str(),
-            )
-        })
-        .collect();
-    let mut sorted = keys.clone();
-    sorted.sort();
-    assert_eq!(keys, sorted);
-    // The totals file carries the manifest's hash and count.
-    let totals = std::fs::read_to_string(batches.join(format!("{batch_id}.totals.csv"))).unwrap();
-    let sha = hex::encode(sha2::Sha256::digest(&manifest));
-    assert_eq!(batch["manifest_sha256"], sha);
-    let total_line = totals
-        .lines()
-        .find(|l| l.contains(",TOTAL,"))
-        .unwrap_or_else(|| panic!("no TOTAL line: {totals}"));
-    assert!(
-        total_line.contains(&format!(",{cards},{},{sha}", cards * 20)),
-        "{total_line}"
-    );
+    assert_eq!(seen.len(), letters_made, "every letter made was posted");
 }
 
 #[test]

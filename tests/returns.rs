@@ -637,6 +637,18 @@ async fn the_holders_decision_sends_the_card_again_from_its_slot(db: &TestDb) {
         a["message"].as_str().unwrap().contains(card0.as_str()),
         "{a}"
     );
+    // Also before any reason is scanned (a clerk fetching cards for the inserting line).
+    let (status, a) = scan(
+        &server,
+        STATION_TOKEN,
+        &json!({ "code": new_pieces[1].piece_id, "clerk": "Nadia" }).to_string(),
+    )
+    .await;
+    assert_eq!(
+        (status, a["outcome"].as_str(), a["slot"].as_i64()),
+        (200, Some("retrieve"), Some(2)),
+        "{a}"
+    );
 
     // The inserting station's card-to-carrier match takes each card out of its slot.
     let inserted = s

@@ -179,6 +179,13 @@ async fn every_card_is_personalised_bound_and_verifiable(db: &TestDb) {
     assert_eq!(report.total(|l| l.on_hand), 94);
     assert_eq!(db.store.lot_drawn("LOT-A").await.unwrap(), Some(6));
     assert_eq!(db.store.lot_drawn("NO-SUCH-LOT").await.unwrap(), None);
+    assert_eq!(
+        db.store.lot_highest_drawn("NO-SUCH-LOT").await.unwrap(),
+        None
+    );
+    // Six drawn by two readers: the highest is at least the sixth serial of the lot.
+    let highest = db.store.lot_highest_drawn("LOT-A").await.unwrap().unwrap();
+    assert!((FIRST + 5..=FIRST + 99).contains(&highest), "{highest:X}");
 }
 
 async fn every_fault_ends_spoiled_and_the_job_resumes_on_a_fresh_blank(db: &TestDb) {
@@ -277,6 +284,40 @@ async fn a_reader_unplugged_mid_write_gives_the_job_back_and_the_station_carries
     );
     assert_eq!(run.card(FIRST).life_cycle(), LifeCycle::Personalisation);
     assert_sound(db, &run).await;
+    assert_every_card_once(db, &numbers).await;
+}
+
+/// The after-checks of the drills (docs/drills.md): each of the cards `numbers` personalised
+/// once (one `card.personalise` record) and every encode job done, none left or failed.
+async fn assert_every_card_once(db: &TestDb, numbers: &[String]) {
+    for number in numbers {
+        assert_eq!(common::card_state(db, number).await, "personalised");
+        let records = db
+            .store
+            .audit_history("card", number)
+            .await
+            .unwrap()
+            .iter()
+            .filter(|r| r.action == "card.personalise")
+            .count();
+        assert_eq!(records, 1, "one personalisation record for {number}");
+    }
+    let jobs: Vec<(String, String, i64)> = db
+        .store
+        .job_counts()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|j| j.0 == ENCODE_JOB)
+        .collect();
+    assert_eq!(
+        jobs,
+        [(
+            ENCODE_JOB.to_string(),
+            "done".to_string(),
+            numbers.len() as i64
+        )]
+    );
 }
 
 on_both_backends!(clock();
@@ -380,5 +421,6 @@ async fn a_body_left_drawn_by_a_killed_station_is_spoiled_before_the_card_is_wri
     assert_eq!(body.state, "spoiled");
     assert!(body.reason.unwrap_or_default().contains("interrupted"));
     assert_sound(&db, &run).await;
+    assert_every_card_once(&db, &numbers).await;
     db.cleanup().await;
 }

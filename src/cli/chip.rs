@@ -11,6 +11,7 @@ use anyhow::Context;
 use clap::{Args, Subcommand, ValueEnum};
 use serde_json::json;
 
+use crate::chip::data_groups::FID_DG1;
 use crate::chip::keys;
 use crate::chip::pki::{self, TestPki};
 use crate::chip::signer::{self, Pkcs11Location};
@@ -21,6 +22,7 @@ use crate::station::readers::{Hopper, InProcessSlot, PcscSlot, ReaderSlot};
 use crate::store::Store;
 use cqcfab_drivers::pcsc_reader;
 use cqcfab_simulator::blanks::{Blanks, SIM_FIRST_SERIAL, SIM_LOT, SIM_LOT_SIZE};
+use cqcfab_simulator::card::VirtualCard;
 use cqcfab_simulator::rack::{self, RackEvent};
 use cqcfab_simulator::vpcd;
 
@@ -220,6 +222,27 @@ pub async fn encode_stage(
     mode: Mode,
     fill_empty_vpcd: bool,
 ) -> anyhow::Result<serde_json::Value> {
+    let on_card = Arc::new(|| {});
+    Ok(
+        encode_stage_keeping(store, config, args, mode, fill_empty_vpcd, 0, on_card)
+            .await?
+            .0,
+    )
+}
+
+/// [`encode_stage`], keeping the first `keep` personalised chips that leave the readers (the
+/// output hopper a demo takes a few cards from to post back to the quality desk); the others
+/// are let go, so a long run's memory does not grow with its cards. `on_card` is called once
+/// per card personalised.
+pub async fn encode_stage_keeping(
+    store: &Store,
+    config: &Config,
+    args: &EncodeArgs,
+    mode: Mode,
+    fill_empty_vpcd: bool,
+    keep: usize,
+    on_card: Arc<dyn Fn() + Send + Sync>,
+) -> anyhow::Result<(serde_json::Value, Vec<VirtualCard>)> {
     let signer = keys::open_signer(config).context("opening the document signer")?;
     let master = keys::master_key()?;
     let (kind, names, why) = choose_readers(args.readers, &args.reader_names);
@@ -252,10 +275,13 @@ pub async fn encode_stage(
             }
         });
     }
-    // Blanks for simulated cards come from the simulator's lot, after what was drawn already.
+    // Blanks for simulated cards come from the simulator's lot, after the last one drawn.
     let first = match args.first_serial {
         Some(serial) => serial,
-        None => SIM_FIRST_SERIAL + store.lot_drawn(SIM_LOT).await?.unwrap_or(0),
+        None => store
+            .lot_highest_drawn(SIM_LOT)
+            .await?
+            .map_or(SIM_FIRST_SERIAL, |s| s + 1),
     };
     let blanks = Arc::new(Mutex::new(Blanks::new(
         first,
@@ -303,15 +329,30 @@ pub async fn encode_stage(
     let rt = tokio::runtime::Handle::current();
     let events = Arc::new(Mutex::new(Vec::<Event>::new()));
     let (ev, tick, stop2) = (events.clone(), bar.clone(), stop.clone());
+    let hopper2 = hopper.clone();
     let rack_stop = Arc::new(AtomicBool::new(false));
     let rack_stop2 = rack_stop.clone();
     let rack_blanks = blanks.clone();
+    let kept: Hopper = Arc::default();
+    let rack_kept = kept.clone();
     let rack = (!rack_ports.is_empty()).then(|| {
         std::thread::spawn(move || {
-            rack::run(&rack_ports, rack_blanks, &rack_stop2, &|e| {
-                if let RackEvent::Waiting { reader, detail } = e {
+            rack::run(&rack_ports, rack_blanks, &rack_stop2, &|e| match e {
+                RackEvent::Waiting { reader, detail } => {
                     tracing::info!(reader, detail, "simulator waiting for pcscd");
                 }
+                RackEvent::Left {
+                    card,
+                    how: vpcd::Ended::Ejected,
+                    ..
+                } if card.file(FID_DG1).is_some() => {
+                    if let Ok(mut k) = rack_kept.lock()
+                        && k.len() < keep
+                    {
+                        k.push(card.clone());
+                    }
+                }
+                _ => {}
             })
         })
     });
@@ -319,7 +360,14 @@ pub async fn encode_stage(
     tokio::task::spawn_blocking(move || {
         let report = |e: Event| {
             match &e {
-                Event::Personalised { .. } => tick.inc(1),
+                Event::Personalised { .. } => {
+                    tick.inc(1);
+                    on_card();
+                    // The in-process readers drop every card into the hopper: keep the first.
+                    if let Ok(mut h) = hopper2.lock() {
+                        h.truncate(keep);
+                    }
+                }
                 Event::Spoiled {
                     reader,
                     serial,
@@ -366,7 +414,15 @@ pub async fn encode_stage(
         "personalised {} card(s) in {seconds:.1} s, {} body(ies) spoiled, {} refused, {} job(s) back in the queue",
         summary["personalised"], summary["spoiled"], summary["refused"], summary["failed"]
     );
-    Ok(summary)
+    let lock = |h: &Hopper| {
+        h.lock()
+            .map(|mut v| std::mem::take(&mut *v))
+            .map_err(|_| anyhow::anyhow!("hopper lock"))
+    };
+    let mut chips = lock(&hopper)?;
+    chips.extend(lock(&kept)?);
+    chips.truncate(keep);
+    Ok((summary, chips))
 }
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {

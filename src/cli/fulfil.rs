@@ -3,7 +3,7 @@
 //! would make), joins the day's postal batch, which is closed (manifest, totals, cover sheet)
 //! and handed to the post.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use serde_json::json;
@@ -11,6 +11,7 @@ use serde_json::json;
 use crate::post::s10::ServiceIndicator;
 use crate::station::insert::{Answer, Line, Scan};
 use crate::store::Store;
+use crate::store::batches::Manifest;
 
 /// The demo's postal product and its S10 service indicator.
 const PRODUCT: &str = "lettre-suivie";
@@ -18,7 +19,56 @@ const SERVICE: &str = "EE";
 /// The range the demo asks for when the database has none (serials of a test allotment).
 const DEMO_RANGE: (&str, u32, u32) = ("EE-DEMO", 10_000_000, 10_999_999);
 
-pub(crate) async fn fulfil_stage(store: &Store, out: &Path) -> anyhow::Result<serde_json::Value> {
+/// What a fulfilment round did.
+pub(crate) struct Fulfilled {
+    /// (piece id, card number) of every letter made.
+    pub pairs: Vec<(String, String)>,
+    pub letters_seconds: f64,
+    pub inserted: u64,
+    pub refused: Vec<serde_json::Value>,
+    pub insert_seconds: f64,
+    /// When each card went into its carrier, in seconds since `since`.
+    pub insert_times: Vec<f64>,
+    /// The mismatch drill stopped the line (when asked for).
+    pub drilled: bool,
+    /// The batch closed and handed over, with its files.
+    pub batch: Option<(Manifest, Vec<PathBuf>)>,
+    pub batch_seconds: f64,
+    /// Pieces handed to the post.
+    pub dispatched: u64,
+    pub seconds: f64,
+}
+
+impl Fulfilled {
+    /// For the run's summary.json.
+    pub fn json(&self) -> serde_json::Value {
+        json!({
+            "letters": self.pairs.len(),
+            "letters_seconds": self.letters_seconds,
+            "inserted": self.inserted,
+            "mismatch_drill_stopped_the_line": self.drilled,
+            "refused": self.refused,
+            "batches": self.batch.iter().map(|(m, files)| json!({
+                "batch_id": m.batch.batch_id,
+                "pieces": m.totals.pieces,
+                "weight_g": m.totals.weight_g,
+                "manifest_sha256": m.sha256,
+                "dispatched": self.dispatched,
+                "files": files.iter().map(|f| f.display().to_string()).collect::<Vec<_>>(),
+            })).collect::<Vec<_>>(),
+            "seconds": self.seconds,
+        })
+    }
+}
+
+/// Makes the carrier letter and return coupon of every card waiting for one into
+/// `out/post/letters` (pictures of the first `previews` too): (piece id, card number) pairs
+/// and the seconds it took.
+pub(crate) async fn letters_stage(
+    store: &Store,
+    out: &Path,
+    previews: usize,
+) -> anyhow::Result<(Vec<(String, String)>, f64)> {
     let started = Instant::now();
     let service = ServiceIndicator::new(SERVICE)?;
     if !store
@@ -34,19 +84,33 @@ pub(crate) async fn fulfil_stage(store: &Store, out: &Path) -> anyhow::Result<se
     }
     let letters_dir = out.join("post").join("letters");
     let pairs =
-        super::post::make_letters(store, &letters_dir, service, PRODUCT, "demo-post").await?;
-    let letters_s = started.elapsed().as_secs_f64();
+        super::post::make_letters(store, &letters_dir, service, PRODUCT, "demo-post", previews)
+            .await?;
+    let seconds = started.elapsed().as_secs_f64();
     println!(
-        "{} carrier letter(s) and return coupon(s) in {} ({letters_s:.1} s)",
+        "{} carrier letter(s) and return coupon(s) in {} ({seconds:.1} s)",
         pairs.len(),
         letters_dir.display()
     );
+    Ok((pairs, seconds))
+}
 
+/// The inserting line for the letters made (with a card-to-carrier mismatch drill when
+/// `drill`), then the day's batch closed into `out/post/batches` and handed to the post.
+pub(crate) async fn post_stage(
+    store: &Store,
+    out: &Path,
+    (pairs, letters_seconds): (Vec<(String, String)>, f64),
+    drill: bool,
+    since: Instant,
+) -> anyhow::Result<Fulfilled> {
+    let started = Instant::now();
     // The inserting line. The first card is offered with the second card's carrier, as a
     // tired operator might: the line must stop, and a supervisor clears it.
+    let inserting = Instant::now();
     let mut line = Line::new(store.clone(), "demo-insert");
     let mut drilled = false;
-    if let [(_, first_card), (second_piece, _), ..] = &pairs[..] {
+    if drill && let [(_, first_card), (second_piece, _), ..] = &pairs[..] {
         line.scan(Scan::read(first_card)).await;
         let stop = line.scan(Scan::read(second_piece)).await;
         println!("inserting drill: {stop}");
@@ -56,10 +120,13 @@ pub(crate) async fn fulfil_stage(store: &Store, out: &Path) -> anyhow::Result<se
     }
     let bar = super::progress(pairs.len() as u64, "inserting");
     let mut refused = Vec::new();
+    let mut insert_times = Vec::with_capacity(pairs.len());
     for (piece, card) in &pairs {
         line.scan(Scan::read(card)).await;
         match line.scan(Scan::read(piece)).await {
-            Answer::Inserted(_) | Answer::Already(_) => {}
+            Answer::Inserted(_) | Answer::Already(_) => {
+                insert_times.push(since.elapsed().as_secs_f64());
+            }
             other => {
                 refused.push(json!({ "card": card, "piece": piece, "answer": other.to_string() }))
             }
@@ -67,6 +134,7 @@ pub(crate) async fn fulfil_stage(store: &Store, out: &Path) -> anyhow::Result<se
         bar.inc(1);
     }
     bar.finish_and_clear();
+    let insert_seconds = inserting.elapsed().as_secs_f64();
     let t = line.tally.clone();
     println!(
         "inserted {} card(s); {} mismatch(es) stopped the line, {} refused",
@@ -75,42 +143,39 @@ pub(crate) async fn fulfil_stage(store: &Store, out: &Path) -> anyhow::Result<se
         refused.len()
     );
 
-    let mut batches = Vec::new();
+    let closing = Instant::now();
+    let mut batch = None;
+    let mut dispatched = 0;
     if t.inserted > 0 {
         let day = store.clock().today();
-        let (batch, _) = store
+        let (b, _) = store
             .batch_inserted(PRODUCT, &day.to_string(), "demo-post")
             .await?;
-        let manifest = store
-            .close_batch(&batch.batch_id, "demo-post", None)
-            .await?;
+        let manifest = store.close_batch(&b.batch_id, "demo-post", None).await?;
         let dir = out.join("post").join("batches");
         let files = super::post::write_batch(&dir, &manifest, day)?;
-        let handed = store.hand_over(&batch.batch_id, "demo-post").await?;
+        dispatched = store.hand_over(&b.batch_id, "demo-post").await?;
         println!(
             "batch {} closed ({} piece(s), {} g, SHA-256 {}) and handed to the post; files in {}",
-            batch.batch_id,
+            b.batch_id,
             manifest.totals.pieces,
             manifest.totals.weight_g,
             &manifest.sha256[..16],
             dir.display()
         );
-        batches.push(json!({
-            "batch_id": batch.batch_id,
-            "pieces": manifest.totals.pieces,
-            "weight_g": manifest.totals.weight_g,
-            "manifest_sha256": manifest.sha256,
-            "dispatched": handed,
-            "files": files.iter().map(|f| f.display().to_string()).collect::<Vec<_>>(),
-        }));
+        batch = Some((manifest, files));
     }
-    Ok(json!({
-        "letters": pairs.len(),
-        "letters_seconds": letters_s,
-        "inserted": t.inserted,
-        "mismatch_drill_stopped_the_line": drilled,
-        "refused": refused,
-        "batches": batches,
-        "seconds": started.elapsed().as_secs_f64(),
-    }))
+    Ok(Fulfilled {
+        pairs,
+        letters_seconds,
+        inserted: t.inserted,
+        refused,
+        insert_seconds,
+        insert_times,
+        drilled,
+        batch,
+        batch_seconds: closing.elapsed().as_secs_f64(),
+        dispatched,
+        seconds: letters_seconds + started.elapsed().as_secs_f64(),
+    })
 }

@@ -178,6 +178,22 @@ async fn batch(config: &Config, cmd: BatchCommand) -> anyhow::Result<ExitCode> {
                 None => store.clock().today(),
             };
             let day = date.to_string();
+            if let Some(sealed) = sealed_and_nothing_waits(&store, &a.product, &day).await? {
+                // A close killed after its seal but before its files (docs/drills.md):
+                // closing again writes them, rather than opening an empty batch and failing.
+                let manifest = store.batch_manifest(&sealed).await?;
+                let files = write_batch(&a.out, &manifest, date)?;
+                println!(
+                    "batch {sealed} was closed already and no inserted piece waits: its files \
+                     written again, manifest SHA-256 {}",
+                    manifest.sha256
+                );
+                for f in files {
+                    println!("  {}", f.display());
+                }
+                store.close().await;
+                return Ok(ExitCode::SUCCESS);
+            }
             let (batch, joined) = store.batch_inserted(&a.product, &day, "cli").await?;
             println!("batch {}: {joined} piece(s) joined now", batch.batch_id);
             let pause = std::env::var(DRILL_CLOSE_PAUSE)
@@ -188,7 +204,14 @@ async fn batch(config: &Config, cmd: BatchCommand) -> anyhow::Result<ExitCode> {
                 println!("closing batch {} (crash drill pause)", batch.batch_id);
             }
             let manifest = store.close_batch(&batch.batch_id, "cli", pause).await?;
-            let files = write_batch(&a.out, &manifest, date)?;
+            let files = write_batch(&a.out, &manifest, date).with_context(|| {
+                format!(
+                    "batch {id} is closed and sealed but its files are not all written; once \
+                     there is room, close again or run: cqcfab post batch export --batch {id} --out {}",
+                    a.out.display(),
+                    id = manifest.batch.batch_id
+                )
+            })?;
             println!(
                 "batch {} closed: {} piece(s), {} g, manifest SHA-256 {}",
                 manifest.batch.batch_id,
@@ -238,6 +261,36 @@ async fn batch(config: &Config, cmd: BatchCommand) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// The last batch of `product` for `day` when it is sealed (closed, not handed over), no
+/// batch of that day is open and no inserted piece waits: all a close of that day has left
+/// to do is to write that batch's files.
+async fn sealed_and_nothing_waits(
+    store: &crate::store::Store,
+    product: &str,
+    day: &str,
+) -> anyhow::Result<Option<String>> {
+    // Newest first.
+    let days: Vec<crate::store::batches::Batch> = store
+        .batches()
+        .await?
+        .into_iter()
+        .filter(|b| b.product == product && b.dispatch_date == day)
+        .collect();
+    let Some(last) = days.first() else {
+        return Ok(None);
+    };
+    if last.state != "closed"
+        || days.iter().any(|b| b.state == "open")
+        || store.pieces_waiting(product).await? > 0
+    {
+        return Ok(None);
+    }
+    Ok(Some(last.batch_id.clone()))
+}
+
+/// Width of the letters' pictures: a screen's reading size.
+const PREVIEW_PX: u32 = 900;
+
 /// Writes a batch's manifest, totals and cover sheet into `out`; returns their paths.
 pub(crate) fn write_batch(
     out: &std::path::Path,
@@ -258,16 +311,33 @@ pub(crate) fn write_batch(
     let mut paths = Vec::new();
     for (name, bytes) in files {
         let path = out.join(name);
-        std::fs::write(&path, bytes).with_context(|| format!("cannot write {}", path.display()))?;
+        write_whole(&path, &bytes)?;
         paths.push(path);
     }
     Ok(paths)
 }
 
+/// Writes `bytes` to `path` through a temporary file in the same folder, renamed into place
+/// once whole: the file under its name is complete or absent, never cut short (a full disk
+/// stops the write, and the partial file is removed). The error names the path.
+pub(crate) fn write_whole(path: &std::path::Path, bytes: &[u8]) -> anyhow::Result<()> {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy())
+        .unwrap_or_default();
+    let partial = path.with_file_name(format!(".{name}.partial"));
+    let written = std::fs::write(&partial, bytes).and_then(|()| std::fs::rename(&partial, path));
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&partial);
+        anyhow::bail!("cannot write {}: {e}", path.display());
+    }
+    Ok(())
+}
+
 async fn letters(config: &Config, args: LettersArgs) -> anyhow::Result<ExitCode> {
     let service = ServiceIndicator::new(&args.service)?;
     let store = super::open_store(config).await?;
-    let made = make_letters(&store, &args.out, service, &args.product, "cli").await?;
+    let made = make_letters(&store, &args.out, service, &args.product, "cli", 0).await?;
     println!(
         "{} carrier letter(s) and return coupon(s) written to {}",
         made.len(),
@@ -281,13 +351,15 @@ async fn letters(config: &Config, args: LettersArgs) -> anyhow::Result<ExitCode>
 const LOW_WATER: usize = 1000;
 
 /// Gives every personalised card without an envelope its piece and writes its carrier
-/// letter and return coupon into `out`. Returns (piece id, card number) pairs.
+/// letter and return coupon into `out` (PDF; the first `previews` pieces also as PNG pictures
+/// of both sheets). Returns (piece id, card number) pairs.
 pub(crate) async fn make_letters(
     store: &crate::store::Store,
     out: &std::path::Path,
     service: ServiceIndicator,
     product: &str,
     actor: &str,
+    previews: usize,
 ) -> anyhow::Result<Vec<(String, String)>> {
     use crate::domain::card_number::CardNumber;
     use crate::post::{coupon, letter};
@@ -331,35 +403,46 @@ pub(crate) async fn make_letters(
     let bar = super::progress(waiting.len() as u64, "letters");
     let mut made = Vec::with_capacity(waiting.len());
     for number in &waiting {
-        let (piece, _) = store.piece_for(number, service, product, actor).await?;
         let card = store
             .card_by_number(number)
             .await?
             .with_context(|| format!("card {number} vanished"))?;
-        let lines = piece.address_lines();
-        let carrier = letter::Carrier {
-            piece: piece.piece_id.parse()?,
-            card_number: number,
-            address: &lines,
-            date_fr: &date_fr,
-        };
         let holder = format!(
             "{} {}",
             card.given_names.as_deref().unwrap_or(""),
             card.surname.as_deref().unwrap_or("")
         );
-        let sheet = coupon::Coupon {
-            code: coupon::CouponCode::for_card(CardNumber::parse(number)?),
-            holder: holder.trim(),
+        // The files are written before the piece commits: a letter that cannot be written
+        // (a full disk) leaves no piece behind, so the next run makes it (drills_env.rs).
+        let write = |piece: &crate::store::pieces::Piece| -> anyhow::Result<()> {
+            let lines = piece.address_lines();
+            let carrier = letter::Carrier {
+                piece: piece.piece_id.parse()?,
+                card_number: number,
+                address: &lines,
+                date_fr: &date_fr,
+            };
+            let sheet = coupon::Coupon {
+                code: coupon::CouponCode::for_card(CardNumber::parse(number)?),
+                holder: holder.trim(),
+            };
+            let mut files = vec![
+                ("carrier.pdf", letter::pdf(&carrier, fonts)?),
+                ("coupon.pdf", coupon::pdf(&sheet, fonts)?),
+            ];
+            if made.len() < previews {
+                let png = |scene| crate::render::sheet_png(&scene, fonts, PREVIEW_PX);
+                files.push(("carrier.png", png(letter::scene(&carrier, fonts)?)?));
+                files.push(("coupon.png", png(coupon::scene(&sheet, fonts)?)?));
+            }
+            for (suffix, bytes) in files {
+                write_whole(&out.join(format!("{}.{suffix}", piece.piece_id)), &bytes)?;
+            }
+            Ok(())
         };
-        for (suffix, bytes) in [
-            ("carrier.pdf", letter::pdf(&carrier, fonts)?),
-            ("coupon.pdf", coupon::pdf(&sheet, fonts)?),
-        ] {
-            let path = out.join(format!("{}.{suffix}", piece.piece_id));
-            std::fs::write(&path, bytes)
-                .with_context(|| format!("cannot write {}", path.display()))?;
-        }
+        let (piece, _) = store
+            .piece_for_with(number, service, product, actor, write)
+            .await??;
         made.push((piece.piece_id, number.clone()));
         bar.inc(1);
     }

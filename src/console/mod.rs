@@ -8,7 +8,7 @@ mod admin;
 mod approvals;
 mod batches;
 mod cards;
-mod dashboard;
+pub mod dashboard;
 mod login;
 mod mailroom;
 mod pages;

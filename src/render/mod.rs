@@ -392,3 +392,31 @@ pub fn png_gray(img: &GrayImage) -> Result<Vec<u8>, RenderError> {
         ExtendedColorType::L8,
     )
 }
+
+/// A sheet of paper (carrier letter, coupon, cover sheet) as a PNG `width_px` wide, for people
+/// to look at on a screen: drawn at 300 dpi like the cards, then scaled down. Sheets carry no
+/// photo or signature.
+pub fn sheet_png(
+    scene: &scene::Scene,
+    fonts: &fonts::Fonts,
+    width_px: u32,
+) -> Result<Vec<u8>, RenderError> {
+    let none = GrayImage::new(1, 1);
+    let pictures = raster::Pictures {
+        photo: &none,
+        photo_dithered: &none,
+        signature: &none,
+    };
+    let mut cache = glyphs::GlyphCache::new(raster::DPI);
+    let preprint = raster::Preprint::draw(scene, fonts, &mut cache);
+    let full = raster::preview(scene, &preprint, &pictures, fonts, &mut cache);
+    let height = (u64::from(full.height()) * u64::from(width_px) / u64::from(full.width().max(1)))
+        .max(1) as u32;
+    let small = image::imageops::resize(
+        &full,
+        width_px,
+        height,
+        image::imageops::FilterType::Triangle,
+    );
+    png_rgb(&small)
+}

@@ -162,6 +162,10 @@ pub async fn handle(
         ),
         MailroomScan::Piece(id) => {
             let Some(reason) = reason else {
+                // A new carrier for a card in a slot needs no reason: nothing is recorded.
+                if let Some(a) = retrieval(store, &id.to_string()).await? {
+                    return Ok(a);
+                }
                 let mut a = answer(
                     Outcome::ReasonNeeded,
                     format!(
@@ -211,6 +215,25 @@ pub async fn handle(
     Ok(a)
 }
 
+/// The answer to the new carrier of a card waiting in a slot: take the card out for the
+/// inserting station. `None` when `piece_id` is no such carrier.
+async fn retrieval(store: &Store, piece_id: &str) -> Result<Option<Answer>, ReturnError> {
+    let Some((card_number, slot)) = store.retrieval_for(piece_id).await? else {
+        return Ok(None);
+    };
+    let mut a = answer(
+        Outcome::Retrieve,
+        format!(
+            "RETRAIT — sortez la carte {card_number} de la CASE {slot} et portez-la avec ce pli \
+             {piece_id} au poste d'insertion"
+        ),
+    );
+    a.slot = Some(slot);
+    a.piece_id = Some(piece_id.to_string());
+    a.card_number = Some(card_number);
+    Ok(Some(a))
+}
+
 async fn piece(
     store: &Store,
     by: Scanner<'_>,
@@ -235,17 +258,7 @@ async fn piece(
             return Ok(a);
         }
         Err(ReturnError::NotPosted { piece_id, state }) => {
-            if let Some((card_number, slot)) = store.retrieval_for(&piece_id).await? {
-                let mut a = answer(
-                    Outcome::Retrieve,
-                    format!(
-                        "RETRAIT — sortez la carte {card_number} de la CASE {slot} et portez-la \
-                         avec ce pli {piece_id} au poste d'insertion"
-                    ),
-                );
-                a.slot = Some(slot);
-                a.piece_id = Some(piece_id);
-                a.card_number = Some(card_number);
+            if let Some(a) = retrieval(store, &piece_id).await? {
                 return Ok(a);
             }
             let mut a = answer(

@@ -95,6 +95,28 @@ impl Store {
         product: &str,
         actor: &str,
     ) -> Result<(Piece, bool), PieceError> {
+        let made = self
+            .piece_for_with(card_number, service, product, actor, |_| {
+                Ok::<(), std::convert::Infallible>(())
+            })
+            .await?;
+        Ok(made.unwrap_or_else(|never| match never {}))
+    }
+
+    /// [`Store::piece_for`], calling `output` with the piece before it is returned; for a
+    /// piece made now, after its S10 id is allocated and before anything is committed. If
+    /// `output` fails (the carrier letter cannot be written: a full disk), the piece is
+    /// rolled back with its id unspent: the card still waits for its carrier, rather than
+    /// owning a piece whose letters do not exist and that no letters run would make again.
+    /// The outer error is the store's, the inner one `output`'s.
+    pub async fn piece_for_with<E>(
+        &self,
+        card_number: &str,
+        service: ServiceIndicator,
+        product: &str,
+        actor: &str,
+        output: impl FnOnce(&Piece) -> Result<(), E>,
+    ) -> Result<Result<(Piece, bool), E>, PieceError> {
         let now = self.clock().now_ms();
         let mut tx = self.begin().await?;
         let card: CardRecord = cards::by_number_in(&mut tx, card_number)
@@ -111,7 +133,7 @@ impl Store {
         });
         if let Some(p) = live {
             tx.rollback().await?;
-            return Ok((p, false));
+            return Ok(output(&p).map(|()| (p, false)));
         }
         // A held card whose holder decided (resend, readdress) is due for a new carrier.
         let resend_of: Option<(String, String)> = if card.state == "held" {
@@ -193,6 +215,11 @@ impl Store {
             )
             .await?;
         }
+        // Before the audit record, whose head row stays locked until the commit.
+        if let Err(e) = output(&piece) {
+            tx.rollback().await?;
+            return Ok(Err(e));
+        }
         audit::append(
             &mut tx,
             now,
@@ -213,7 +240,7 @@ impl Store {
         )
         .await?;
         tx.commit().await?;
-        Ok((piece, true))
+        Ok(Ok((piece, true)))
     }
 
     /// Cards due for a carrier letter, oldest first: personalised cards with no live piece

@@ -249,6 +249,20 @@ impl Store {
         Ok(row.map(|(n,)| n as u64))
     }
 
+    /// The highest serial drawn from lot `lot_id`, if any. Several readers draw out of order
+    /// (reader B may draw N + 1 while reader A's N is never drawn), so the next blank to offer
+    /// is this + 1, not the lot's first serial + the count drawn (which offers N + 1 again).
+    pub async fn lot_highest_drawn(&self, lot_id: &str) -> Result<Option<u64>, StockError> {
+        let row: (Option<i64>,) = on_read!(self, |p, pg| {
+            sqlx::query_as("SELECT MAX(serial) FROM card_bodies WHERE lot_id = $1")
+                .bind(lot_id)
+                .fetch_one(p)
+                .await
+                .map_err(StoreError::from)?
+        });
+        Ok(row.0.and_then(|s| u64::try_from(s).ok()))
+    }
+
     /// The body with this serial, if it was ever drawn.
     pub async fn body(&self, serial: u64) -> Result<Option<Body>, StockError> {
         let mut tx = self.begin().await?;
