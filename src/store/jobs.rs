@@ -181,7 +181,10 @@ struct Claimed {
 
 /// The claim, one statement: a job whose lease ran out (attempts left) first, else the oldest
 /// runnable queued job. Each branch is a scalar subquery on its own partial index, so a claim
-/// costs the same with a million finished jobs in the table.
+/// costs the same with a million finished jobs in the table. A queued job is runnable once
+/// its `run_after` has passed, or at once if it was never put off (`run_after` no later than
+/// its creation): a clock stepped back an hour must not hold up every job queued before the
+/// step for that hour (drill in tests/drills_env.rs).
 const CLAIM_SQLITE: &str = "UPDATE jobs SET state = 'running', attempts = attempts + 1, \
      last_error = CASE WHEN state = 'running' \
          THEN COALESCE(last_error || '; ', '') || 'lease of ' || COALESCE(lease_owner, '?') || ' expired' \
@@ -190,8 +193,8 @@ const CLAIM_SQLITE: &str = "UPDATE jobs SET state = 'running', attempts = attemp
      WHERE id = COALESCE( \
          (SELECT id FROM jobs WHERE kind = $5 AND state = 'running' AND lease_expires_at <= $4 \
              AND attempts < max_attempts ORDER BY lease_expires_at LIMIT 1), \
-         (SELECT id FROM jobs WHERE kind = $5 AND state = 'queued' AND run_after <= $4 \
-             ORDER BY run_after, id LIMIT 1)) \
+         (SELECT id FROM jobs WHERE kind = $5 AND state = 'queued' \
+             AND (run_after <= $4 OR run_after <= created_at) ORDER BY run_after, id LIMIT 1)) \
      RETURNING id, kind, payload, attempts, max_attempts";
 /// The same on PostgreSQL, where concurrent claimers skip rows another claimer holds.
 const CLAIM_POSTGRES: &str = "UPDATE jobs SET state = 'running', attempts = attempts + 1, \
@@ -202,7 +205,8 @@ const CLAIM_POSTGRES: &str = "UPDATE jobs SET state = 'running', attempts = atte
      WHERE id = COALESCE( \
          (SELECT id FROM jobs WHERE kind = $5 AND state = 'running' AND lease_expires_at <= $4 \
              AND attempts < max_attempts ORDER BY lease_expires_at LIMIT 1 FOR UPDATE SKIP LOCKED), \
-         (SELECT id FROM jobs WHERE kind = $5 AND state = 'queued' AND run_after <= $4 \
+         (SELECT id FROM jobs WHERE kind = $5 AND state = 'queued' \
+             AND (run_after <= $4 OR run_after <= created_at) \
              ORDER BY run_after, id LIMIT 1 FOR UPDATE SKIP LOCKED)) \
      RETURNING id, kind, payload, attempts, max_attempts";
 /// Jobs whose last allowed lease ran out: failed for good, with the reason. Run when a claim

@@ -317,7 +317,21 @@ impl Store {
     /// writing the same file makes us wait at the start rather than fail halfway).
     pub async fn begin(&self) -> Result<Tx, StoreError> {
         Ok(match &self.db {
-            Db::Sqlite { write, .. } => Tx::Sqlite(write.begin_with("BEGIN IMMEDIATE").await?),
+            Db::Sqlite { write, .. } => match write.begin_with("BEGIN IMMEDIATE").await {
+                Ok(tx) => Tx::Sqlite(tx),
+                // The writer believes a transaction is still open: SQLite rolled one back by
+                // itself (a full disk, an I/O error) and the ROLLBACK sqlx sent after it was
+                // refused ("no transaction is active"), which leaves sqlx counting one open
+                // transaction for the connection's life and refusing every BEGIN after it.
+                // The connection is closed and the transaction begun on a new one
+                // (drills_env.rs: the data folder filled while rendering).
+                Err(sqlx::Error::InvalidSavePointStatement) => {
+                    tracing::warn!("the database writer lost track of a transaction; reconnecting");
+                    let _ = write.acquire().await?.close().await;
+                    Tx::Sqlite(write.begin_with("BEGIN IMMEDIATE").await?)
+                }
+                Err(e) => return Err(e.into()),
+            },
             Db::Postgres(pool) => Tx::Postgres(pool.begin().await?),
         })
     }
