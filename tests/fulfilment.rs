@@ -413,6 +413,31 @@ async fn a_crash_while_closing_leaves_the_batch_open(db: &TestDb) {
         sealed.manifest_sha256.as_deref(),
         Some(hex::encode(sha2::Sha256::digest(&manifest)).as_str())
     );
+    // Each piece once in the manifest; the batch closed once in the audit trail.
+    let mut reader = csv::Reader::from_reader(manifest.as_slice());
+    let col = reader
+        .headers()
+        .unwrap()
+        .iter()
+        .position(|h| h == "piece_id")
+        .unwrap();
+    let mut listed: Vec<String> = reader
+        .records()
+        .map(|r| r.unwrap()[col].to_string())
+        .collect();
+    listed.sort();
+    let mut pieces: Vec<String> = pairs.iter().map(|p| p.1.clone()).collect();
+    pieces.sort();
+    assert_eq!(listed, pieces, "each piece once");
+    let closed = db
+        .store
+        .audit_history("postal_batch", "20261127-lettre-suivie-001")
+        .await
+        .unwrap()
+        .iter()
+        .filter(|r| r.action == "batch.closed")
+        .count();
+    assert_eq!(closed, 1);
     assert!(db.store.verify_audit().await.unwrap().is_intact());
 }
 

@@ -346,6 +346,35 @@ async fn pcscd_stopped(socket: String) {
     .expect("drill");
     assert!(child_out.0, "the station failed:\n{}", child_out.1);
     assert_no_mix_up(&db, &numbers, &left).await;
+    // The station resumed by itself and finished everything: each card personalised once
+    // (one `card.personalise` record), every encode job done, none left or failed.
+    for number in &numbers {
+        let records = db
+            .store
+            .audit_history("card", number)
+            .await
+            .expect("audit")
+            .iter()
+            .filter(|r| r.action == "card.personalise")
+            .count();
+        assert_eq!(records, 1, "one personalisation record for {number}");
+    }
+    let jobs: Vec<(String, String, i64)> = db
+        .store
+        .job_counts()
+        .await
+        .expect("jobs")
+        .into_iter()
+        .filter(|j| j.0 == "encode")
+        .collect();
+    assert_eq!(
+        jobs,
+        [(
+            "encode".to_string(),
+            "done".to_string(),
+            numbers.len() as i64
+        )]
+    );
     // The body being written when pcscd died holds an unknown part of a card: spoiled (it is
     // destroyed, never posted), and the station said why.
     for serial in killed_during {

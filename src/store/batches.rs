@@ -294,6 +294,20 @@ impl Store {
         Ok((batch, n))
     }
 
+    /// Inserted pieces of `product` that no batch holds yet.
+    pub async fn pieces_waiting(&self, product: &str) -> Result<i64, StoreError> {
+        let (n,): (i64,) = on_read!(self, |p, pg| {
+            sqlx::query_as(
+                "SELECT COUNT(*) FROM mail_pieces \
+                 WHERE state = 'inserted' AND batch_id IS NULL AND product = $1",
+            )
+            .bind(product)
+            .fetch_one(p)
+            .await?
+        });
+        Ok(n)
+    }
+
     /// Closes batch `batch_id`: numbers its pieces in presort order (domestic pieces by
     /// postcode, then foreign ones by country and postcode; piece id last), writes its manifest and seals the batch with the manifest's SHA-256, all in one
     /// transaction. `pause` holds the transaction open before the seal (crash drill only).
