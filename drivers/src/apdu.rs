@@ -132,6 +132,8 @@ impl Command {
                     _ => return Err(DecodeError::Length(bytes.len())),
                 }
             }
+            // 00 then one byte: an extended-length marker with half a length.
+            2 => return Err(DecodeError::Length(bytes.len())),
             3 => {
                 let le = usize::from(u16::from_be_bytes([body[1], body[2]]));
                 cmd.le = Some(if le == 0 { 65_536 } else { le });

@@ -27,7 +27,13 @@ pub enum TlvError {
 }
 
 fn tag(t: u32) -> Result<Tag, TlvError> {
-    Tag::try_from(t).map_err(|_| TlvError::BadTag(t))
+    let tag = Tag::try_from(t).map_err(|_| TlvError::BadTag(t))?;
+    // The crate takes `0800` for a two-byte tag, but a first byte whose low five bits are not
+    // all set is a whole tag: a reader would see tag 08 and a length of 00.
+    match tag.to_bytes() {
+        [first, _, ..] if first & 0x1F != 0x1F => Err(TlvError::BadTag(t)),
+        _ => Ok(tag),
+    }
 }
 
 /// The definite length in its shortest form.

@@ -248,7 +248,13 @@ impl Framer {
                     }));
                 }
                 self.overflowed = true;
-                self.pending.clear();
+                // Keep a terminator's first half (the CR of CR LF): the next byte may end the
+                // runaway line, and without it the next code would be dropped with the line.
+                let keep = (1..terminator.len())
+                    .rev()
+                    .find(|&k| self.pending.ends_with(&terminator[..k]))
+                    .unwrap_or(0);
+                self.pending.drain(..self.pending.len() - keep);
             }
         }
         frames
@@ -281,6 +287,11 @@ impl Framer {
                 raw: frame.to_vec(),
             })
         };
+        // The cutter lets a frame reach `max_len` plus the terminator's length before it calls
+        // it a runaway (room for a stray half of CR LF); what is left must still fit.
+        if frame.len() > self.framing.max_len {
+            return noise(NoiseKind::TooLong(self.framing.max_len));
+        }
         if frame.is_empty() {
             return noise(NoiseKind::Empty);
         }
@@ -291,6 +302,13 @@ impl Framer {
         let Ok(text) = std::str::from_utf8(frame) else {
             return noise(NoiseKind::NotText);
         };
+        // The C1 controls (U+0080 to U+009F, NEL among them) come as two UTF-8 bytes, each
+        // above 0x7F: they are control characters all the same.
+        if let Some(c) = text.chars().find(|c| c.is_control()) {
+            return noise(NoiseKind::ControlCharacter(
+                u8::try_from(u32::from(c)).unwrap_or(0x7F),
+            ));
+        }
         let Some(text) = text.strip_prefix(self.framing.prefix.as_str()) else {
             return noise(NoiseKind::MissingPrefix(self.framing.prefix.clone()));
         };

@@ -394,7 +394,10 @@ fn clean(field: Field, raw: Option<&str>, errors: &mut Errors) -> Cleaned {
         return Cleaned::Invalid;
     }
     let s = text::collapse_spaces(&s);
-    if s.chars().any(char::is_alphanumeric) {
+    // The ordinal indicators º and ª are alphanumeric to Unicode but punctuation here: a
+    // field of them alone would print as an empty line from line 4 down.
+    let letter_or_digit = |c: char| c.is_alphanumeric() && !PUNCTUATION.contains(&c);
+    if s.chars().any(letter_or_digit) {
         Cleaned::Text(s)
     } else {
         Cleaned::Absent
@@ -439,8 +442,9 @@ fn invalid_characters(s: &str) -> Vec<String> {
     for c in s.chars() {
         let combining = unicode_normalization::char::is_combining_mark(c);
         let ok = if combining {
-            // Left by NFC when no precomposed letter exists (`q̃`); only on a letter.
-            after_letter && ('\u{300}'..='\u{36F}').contains(&c)
+            // Left by NFC when no precomposed letter exists (`q̃`); only on a letter. U+0345
+            // (Greek ypogegrammeni) is no accent: in capitals it becomes the letter IOTA.
+            after_letter && ('\u{300}'..='\u{36F}').contains(&c) && c != '\u{345}'
         } else {
             is_latin_letter(c) || c.is_ascii_digit() || is_space(c) || PUNCTUATION.contains(&c)
         };
@@ -664,7 +668,7 @@ fn city(destination: Option<&Destination>, raw: &str, errors: &mut Errors) -> Op
                         "city {} contains CEDEX; send the town alone in city and the CEDEX \
                          office in cedex (\"\" or \"CEDEX\" without office number, \"3\" for \
                          CEDEX 3)",
-                        show(raw)
+                        show(&s)
                     ),
                 );
                 return None;
