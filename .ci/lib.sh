@@ -13,7 +13,7 @@ log() { printf '\033[1m[ci] %s\033[0m\n' "$*" >&2; }
 # run costs nothing.
 PACKAGES=(pkgconf build-essential ca-certificates postgresql-15 python3 poppler-utils qpdf
   pcscd libpcsclite-dev vsmartcard-vpcd pcsc-tools opensc softhsm2 zbar-tools chromium
-  chromium-driver)
+  chromium-driver glabels zint sqlite3)
 
 install_packages() {
   local missing=()

@@ -5,6 +5,7 @@ pub mod claims;
 pub mod dashboard;
 pub mod intake;
 pub mod mailroom;
+pub mod peers;
 pub mod post;
 pub mod render;
 

@@ -16,19 +16,19 @@ pub struct BenchArgs {
     /// A reduced run (under 30 s).
     #[arg(long)]
     pub quick: bool,
-    /// Requests posted in the intake benchmark [default: 5000, quick: 1000].
+    /// Requests posted in the intake benchmark [default: 5000, quick: 500].
     #[arg(long, value_name = "N")]
     pub requests: Option<usize>,
     /// Concurrent HTTP clients.
     #[arg(long, default_value_t = 16, value_name = "N")]
     pub clients: usize,
-    /// Jobs claimed in the claim benchmark [default: 4000, quick: 1000].
+    /// Jobs claimed in the claim benchmark [default: 4000, quick: 500].
     #[arg(long, value_name = "N")]
     pub jobs: Option<usize>,
     /// Concurrent claiming workers.
     #[arg(long, default_value_t = 4, value_name = "N")]
     pub workers: usize,
-    /// Cards seeded for the dashboard benchmark [default: 1,000,000, quick: 100,000].
+    /// Cards seeded for the dashboard benchmark [default: 1,000,000, quick: 10,000].
     #[arg(long, value_name = "N")]
     pub dashboard_cards: Option<i64>,
     /// Run only these groups (repeat the flag for several); all of them by default.
@@ -56,6 +56,9 @@ pub enum Stage {
     /// The console's production dashboard on --dashboard-cards cards (SQLite, PostgreSQL with
     /// --database-url).
     Dashboard,
+    /// Side by side with tools a bureau could use instead: card fronts against glabels-3-batch,
+    /// coupon barcodes against zint, the manifest against sqlite3's and psql's CSV export.
+    Peers,
 }
 
 pub async fn run(overrides: &Overrides, args: BenchArgs) -> anyhow::Result<ExitCode> {
@@ -63,19 +66,19 @@ pub async fn run(overrides: &Overrides, args: BenchArgs) -> anyhow::Result<ExitC
         eprintln!("warning: this is a debug build; benchmark with `cargo run --release -- bench`");
     }
     let wants = |s: Stage| args.only.is_empty() || args.only.contains(&s);
-    let requests = args
-        .requests
-        .unwrap_or(if args.quick { 1000 } else { 5000 });
-    let jobs = args.jobs.unwrap_or(if args.quick { 1000 } else { 4000 });
+    let requests = args.requests.unwrap_or(if args.quick { 500 } else { 5000 });
+    let jobs = args.jobs.unwrap_or(if args.quick { 500 } else { 4000 });
     let mut rows: Vec<Row> = Vec::new();
     let cores = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(2);
     let mut bodies = Vec::new();
+    // The fixture cards, taken in once for the render stage and the peers.
+    let mut fixture = None;
     if wants(Stage::Intake) {
         let run_id = uuid::Uuid::new_v4().simple().to_string()[..8].to_string();
         eprintln!("preparing {requests} request bodies with 30-60 KB photos ...");
-        bodies = bench::intake::bodies(requests, 64, &run_id)?;
+        bodies = bench::intake::bodies(requests, if args.quick { 16 } else { 64 }, &run_id)?;
         let per_thread = if args.quick { 200 } else { 1000 };
         eprintln!("picture checks ...");
         rows.push(bench::intake::picture_checks(1, per_thread)?);
@@ -103,16 +106,21 @@ pub async fn run(overrides: &Overrides, args: BenchArgs) -> anyhow::Result<ExitC
         let (proof, proof_bytes) = bench::render::batch_proof(&renderer, &cards, card_count)?;
         rows.push(proof);
         eprintln!("batch proof: {:.1} MB", proof_bytes as f64 / 1e6);
+        fixture = Some((renderer, cards));
     }
     let mut chip_notes = Vec::new();
     if wants(Stage::Chip) {
-        let cards = if args.quick { 16 } else { 60 };
+        let cards = if args.quick { 4 } else { 60 };
         let (chip_rows, notes) = chip(overrides, cards).await?;
         rows.extend(chip_rows);
         chip_notes = notes;
     }
     if wants(Stage::Post) {
         rows.extend(post(overrides, &args, cores).await?);
+    }
+    let mut peer_rows = Vec::new();
+    if wants(Stage::Peers) {
+        peer_rows = peers(overrides, &args, fixture.take()).await?;
     }
     if wants(Stage::Mailroom) {
         rows.extend(mailroom(overrides, &args).await?);
@@ -147,7 +155,12 @@ pub async fn run(overrides: &Overrides, args: BenchArgs) -> anyhow::Result<ExitC
             rows.extend(r?);
         }
     }
-    println!("{}", bench::table(&rows));
+    if !rows.is_empty() {
+        println!("{}", bench::table(&rows));
+    }
+    if !peer_rows.is_empty() {
+        println!("{}", bench::peers::table(&peer_rows));
+    }
     for note in chip_notes {
         println!("{note}");
     }
@@ -201,7 +214,7 @@ async fn post(overrides: &Overrides, args: &BenchArgs, cores: usize) -> anyhow::
         &pieces,
         if args.quick { 2 } else { 5 },
     )?);
-    let batch = if args.quick { 20_000 } else { 100_000 };
+    let batch = if args.quick { 10_000 } else { 100_000 };
     let rounds = if args.quick { 2 } else { 5 };
     eprintln!("post: SQLite batch of {batch} pieces ...");
     let dir = tempfile::tempdir().context("cannot create a temporary folder")?;
@@ -218,6 +231,81 @@ async fn post(overrides: &Overrides, args: &BenchArgs, cores: usize) -> anyhow::
     })
     .await?;
     rows.extend(pg.into_iter().flatten());
+    Ok(rows)
+}
+
+/// Side by side with other tools (issue 8, docs/performance.md "Against other tools"): card
+/// fronts against gLabels, coupon barcodes against zint, the manifest of a closed batch
+/// against sqlite3's and (with --database-url) psql's CSV export, on the same data.
+async fn peers(
+    overrides: &Overrides,
+    args: &BenchArgs,
+    fixture: Option<(crate::render::Renderer, Vec<bench::render::BenchCard>)>,
+) -> anyhow::Result<Vec<bench::peers::PeerRow>> {
+    use bench::peers::Database;
+    let quick = args.quick;
+    let rounds = if quick { 1 } else { 3 };
+    let (renderer, cards) = match fixture {
+        Some(f) => f,
+        None => {
+            eprintln!("peers: taking in the fixture cards ...");
+            let renderer =
+                crate::render::Renderer::new(crate::render::card_data::DEFAULT_AUTHORITY)?;
+            let cards = bench::render::fixture_cards(&renderer).await?;
+            (renderer, cards)
+        }
+    };
+    let mut rows = Vec::new();
+    let fronts = if quick { 20 } else { 200 };
+    eprintln!("peers: {fronts} card fronts, ours and glabels-3-batch ...");
+    rows.extend(bench::peers::cards(
+        &renderer, &cards, fronts, rounds, !quick,
+    )?);
+    let pieces = bench::post::pieces(if quick { 5_000 } else { 100_000 })?;
+    let codes = if quick { 200 } else { 10_000 };
+    let one_by_one = if quick { 20 } else { 500 };
+    eprintln!("peers: {codes} coupon barcodes of each kind, ours and zint ...");
+    rows.extend(bench::peers::barcodes(&pieces, codes, one_by_one, rounds)?);
+    eprintln!(
+        "peers: manifest of {} pieces on SQLite, ours and sqlite3 ...",
+        pieces.len()
+    );
+    let dir = tempfile::tempdir().context("cannot create a temporary folder")?;
+    let file = dir.path().join("peers.sqlite3");
+    let store = Store::open(&Location::SqliteFile(file.clone()), Clock::System).await?;
+    let r =
+        bench::peers::manifest(&store, "SQLite", Database::Sqlite(&file), &pieces, rounds).await;
+    store.close().await;
+    rows.extend(r?);
+    if let Some(admin) = overrides
+        .database_url
+        .as_deref()
+        .filter(|u| u.starts_with("postgres"))
+    {
+        eprintln!("peers: manifest on PostgreSQL, ours and psql ...");
+        let url = scratch::create(admin, "cqcfab_bench_peers")
+            .await
+            .context("cannot create a bench database")?;
+        let r = async {
+            let store = Store::open(&Location::Postgres(url.clone()), Clock::System).await?;
+            let r = bench::peers::manifest(
+                &store,
+                "PostgreSQL",
+                Database::Postgres(&url),
+                &pieces,
+                rounds,
+            )
+            .await;
+            store.close().await;
+            r
+        }
+        .await;
+        scratch::drop(admin, &url)
+            .await
+            .context("cannot drop the bench database")?;
+        rows.extend(r?);
+    }
+    bench::peers::set_ratios(&mut rows);
     Ok(rows)
 }
 
@@ -258,8 +346,8 @@ where
 async fn dashboard(overrides: &Overrides, args: &BenchArgs) -> anyhow::Result<Vec<Row>> {
     let cards = args
         .dashboard_cards
-        .unwrap_or(if args.quick { 100_000 } else { 1_000_000 });
-    let samples = if args.quick { 20 } else { 100 };
+        .unwrap_or(if args.quick { 10_000 } else { 1_000_000 });
+    let samples = if args.quick { 10 } else { 100 };
     let mut rows = Vec::new();
     let dir = tempfile::tempdir().context("cannot create a temporary folder")?;
     let store = Store::open(
@@ -299,10 +387,10 @@ async fn intake_beside_console(
     backend: &str,
     args: &BenchArgs,
 ) -> anyhow::Result<Vec<Row>> {
-    let requests = if args.quick { 500 } else { 3000 };
+    let requests = if args.quick { 200 } else { 3000 };
     let run_id = uuid::Uuid::new_v4().simple().to_string()[..8].to_string();
     eprintln!("dashboard: {requests} requests taken in while the console is in use ...");
-    let bodies = bench::intake::bodies(requests, 64, &run_id)?;
+    let bodies = bench::intake::bodies(requests, if args.quick { 16 } else { 64 }, &run_id)?;
     let cookie = bench::dashboard::supervisor_cookie(store).await?;
     let (intake, console) =
         bench::intake::run_beside(store, backend, bodies, args.clients, Some((cookie, 2.0)))
@@ -313,7 +401,7 @@ async fn intake_beside_console(
 /// Mailroom scans at 50 per second through the service, on SQLite and PostgreSQL.
 async fn mailroom(overrides: &Overrides, args: &BenchArgs) -> anyhow::Result<Vec<Row>> {
     const RATE: f64 = 50.0;
-    let scans = if args.quick { 250 } else { 1500 };
+    let scans = if args.quick { 60 } else { 1500 };
     let mut rows = Vec::new();
     eprintln!("mailroom: SQLite, {scans} scans at {RATE} per second ...");
     let dir = tempfile::tempdir().context("cannot create a temporary folder")?;
