@@ -227,22 +227,7 @@ fn cqcfab(db: &TestDb, data: &Path, app: &str) -> Command {
         .arg("--data")
         .arg(data)
         .args(["--database-url", &database_url(db, app)]);
-    for var in [
-        "CQCFAB_CONFIG",
-        "CQCFAB_DATA",
-        "CQCFAB_DATABASE_URL",
-        "CQCFAB_LISTEN",
-        "CQCFAB_WEBHOOK_URL",
-        "CQCFAB_WEBHOOK_SECRET",
-        "CQCFAB_STATION_TOKENS",
-        "CQCFAB_PERSO_MASTER_KEY",
-        "CQCFAB_DRILL_CLOSE_PAUSE_MS",
-        "PCSCLITE_CSOCK_NAME",
-    ] {
-        c.env_remove(var);
-    }
-    c.env("CQCFAB_LOG", "info")
-        .env("CQCFAB_PORTAL_TOKEN", TOKEN);
+    common::child::isolate(&mut c);
     c
 }
 

@@ -32,7 +32,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::TestDb;
-use common::http::{self, TOKEN};
+use common::http;
 use cqcfab::clock::Clock;
 use cqcfab::intake::{Intake, RENDER_JOB, Submission};
 use cqcfab::render::Renderer;
@@ -112,25 +112,7 @@ fn cqcfab(url: &str, data: &Path) -> Command {
 
 fn cqcfab_args(c: &mut Command, url: &str, data: &Path) {
     c.arg("--data").arg(data).args(["--database-url", url]);
-    cqcfab_args_env(c);
-}
-
-/// Nothing from the caller's configuration; the test portal token; info logs.
-fn cqcfab_args_env(c: &mut Command) {
-    for var in [
-        "CQCFAB_CONFIG",
-        "CQCFAB_DATA",
-        "CQCFAB_DATABASE_URL",
-        "CQCFAB_LISTEN",
-        "CQCFAB_WEBHOOK_URL",
-        "CQCFAB_WEBHOOK_SECRET",
-        "CQCFAB_STATION_TOKENS",
-        "CQCFAB_PERSO_MASTER_KEY",
-    ] {
-        c.env_remove(var);
-    }
-    c.env("CQCFAB_LOG", "info")
-        .env("CQCFAB_PORTAL_TOKEN", TOKEN);
+    common::child::isolate(c);
 }
 
 /// Runs a command to its end; (success, stdout + stderr).
@@ -140,14 +122,6 @@ fn run(mut cmd: Command) -> (bool, String) {
         out.status.success(),
         String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr),
     )
-}
-
-/// A port nobody listens on now.
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("free port")
-        .port()
 }
 
 /// A child process killed (SIGKILL) and reaped when the drill ends, also on a failed
@@ -851,7 +825,7 @@ impl PrivatePg {
         assert!(chown.success(), "chown postgres {}", dir.path().display());
         let pg = PrivatePg {
             dir,
-            port: free_port(),
+            port: common::child::free_port(),
         };
         let (ok, text) = pg.as_postgres(&format!(
             "{PG_BIN}/initdb -D {} -U postgres -A trust -E UTF8 --locale=C.UTF-8 --no-sync",
@@ -988,7 +962,7 @@ async fn postgres_restarted_under_load() {
         .await
         .expect("connect");
 
-    let port = free_port();
+    let port = common::child::free_port();
     let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
     let mut serve = cqcfab(&url, &data);
     serve
@@ -1628,11 +1602,11 @@ mod data_folder_full {
         assert!(ok, "{text}");
         disk.resize(&format!("{}k", used_kib(&disk) + ROOM_KIB));
 
-        let port = free_port();
+        let port = common::child::free_port();
         let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
         let mut serve = disk.inside(env!("CARGO_BIN_EXE_cqcfab"));
         serve.arg("--data").arg(&data);
-        cqcfab_args_env(&mut serve);
+        common::child::isolate(&mut serve);
         serve.args(["serve", "--listen", &addr.to_string()]).args([
             "--render-workers",
             "2",

@@ -23,7 +23,7 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use common::TestDb;
-use common::http::{self, TOKEN};
+use common::http;
 use cqcfab::clock::Clock;
 use cqcfab::render::worker::KEPT;
 use cqcfab::store::Location;
@@ -167,30 +167,8 @@ fn cqcfab(url: &str, data: &Path, work: &Path) -> Command {
         .arg("--data")
         .arg(data)
         .args(["--database-url", url]);
-    for var in [
-        "CQCFAB_CONFIG",
-        "CQCFAB_DATA",
-        "CQCFAB_DATABASE_URL",
-        "CQCFAB_LISTEN",
-        "CQCFAB_WEBHOOK_URL",
-        "CQCFAB_WEBHOOK_SECRET",
-        "CQCFAB_STATION_TOKENS",
-        "CQCFAB_PERSO_MASTER_KEY",
-        "PCSCLITE_CSOCK_NAME",
-    ] {
-        c.env_remove(var);
-    }
-    c.env("CQCFAB_LOG", "info")
-        .env("CQCFAB_PORTAL_TOKEN", TOKEN);
+    common::child::isolate(&mut c);
     c
-}
-
-/// A port nobody listens on now.
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("free port")
-        .port()
 }
 
 /// The node (process id) of a render worker's lease owner, `HOST-PID-render-N`
@@ -360,7 +338,7 @@ async fn two_nodes_and_four_stations_do_every_job_once_though_a_node_is_killed()
     // Two nodes and four stations on the one database.
     let mut fleet = Fleet { procs: Vec::new() };
     let logs = dir.path();
-    let ports = [free_port(), free_port()];
+    let ports = [common::child::free_port(), common::child::free_port()];
     let mut pids = Vec::new();
     for (name, port) in ["node-a", "node-b"].iter().zip(ports) {
         let mut cmd = cqcfab(&url, &data, &work);

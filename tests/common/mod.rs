@@ -2,6 +2,7 @@
 //! mutations, a real HTTP server on loopback.
 #![allow(dead_code)]
 
+pub mod child;
 pub mod console;
 pub mod hsm;
 pub mod http;

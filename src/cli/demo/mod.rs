@@ -396,9 +396,9 @@ pub async fn run(overrides: &Overrides, args: DemoArgs) -> anyhow::Result<ExitCo
         .filter(|q| q.replacement.is_some())
         .count();
     let personalised = stock.total(|l| l.personalised);
-    let chips_written = ["personalised"]
+    let chips_written = [&encoded, &encoded_again]
         .iter()
-        .map(|k| encoded[k].as_i64().unwrap_or(0) + encoded_again[k].as_i64().unwrap_or(0))
+        .map(|e| e["personalised"].as_i64().unwrap_or(0))
         .sum::<i64>();
     let posted: u64 = rep.batches.iter().map(|b| b.pieces).sum();
     let letters = day_j.pairs.len() + day_5.pairs.len() + day_10.pairs.len();
