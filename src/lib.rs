@@ -20,6 +20,7 @@ pub mod post;
 pub mod quality;
 pub mod render;
 pub mod report;
+pub mod review;
 pub mod service;
 pub mod station;
 pub mod store;

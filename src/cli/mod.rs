@@ -15,6 +15,7 @@ mod post;
 mod purge;
 mod quality;
 mod render;
+mod review;
 mod serve;
 mod status;
 mod tokens;
@@ -128,6 +129,9 @@ enum Command {
     /// Quality returns: a supervisor's answer to fee waivers, a case's details.
     #[command(subcommand)]
     Quality(quality::QualityCommand),
+    /// Held and stopped requests: list them; release, reject (held) or cancel (stopped).
+    #[command(subcommand)]
+    Review(review::ReviewCommand),
     /// Presume delivery of pieces that did not come back and purge the personal data of
     /// cards past their retention period (the service does it hourly).
     Purge(purge::PurgeArgs),
@@ -211,6 +215,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Token(cmd) => tokens::run(&load(&overrides)?, cmd).await,
         Command::Events(cmd) => events::run(&load(&overrides)?, cmd).await,
         Command::Quality(cmd) => quality::quality(&load(&overrides)?, cmd).await,
+        Command::Review(cmd) => review::run(&load(&overrides)?, cmd).await,
         Command::Purge(args) => purge::run(&load(&overrides)?, args).await,
     }
 }

@@ -13,6 +13,7 @@ mod login;
 mod mailroom;
 mod pages;
 mod previews;
+mod review;
 mod session;
 
 use axum::Router;
@@ -68,6 +69,10 @@ pub fn router() -> Router<AppState> {
             post(approvals::destruction),
         )
         .route("/console/approvals/waivers/{id}", post(approvals::waiver))
+        .route("/console/review", get(review::show))
+        .route("/console/review/{number}/release", post(review::release))
+        .route("/console/review/{number}/reject", post(review::reject))
+        .route("/console/review/{number}/cancel", post(review::cancel))
         .route("/console/users", get(admin::users).post(admin::add_user))
         .route(
             "/console/users/{username}/disable",

@@ -8,7 +8,7 @@ use super::session::Signed;
 use crate::domain::role::Permission;
 
 /// The menu: path, label, who sees it.
-const MENU: [(&str, &str, Permission); 8] = [
+const MENU: [(&str, &str, Permission); 9] = [
     ("/console", "Production", Permission::ViewProduction),
     ("/console/cards", "Cartes", Permission::ViewProduction),
     (
@@ -23,6 +23,7 @@ const MENU: [(&str, &str, Permission); 8] = [
     ),
     ("/console/quality", "Qualité", Permission::AnalyseQuality),
     ("/console/approvals", "Approbations", Permission::Approve),
+    ("/console/review", "Demandes à revoir", Permission::Approve),
     (
         "/console/events",
         "Événements portail",

@@ -60,6 +60,9 @@ pub enum Code {
     InvalidPostcode,
     UnknownCountry,
     InvalidCedex,
+    // corrections of a stopped card (docs/corrections.md)
+    NotCorrectable,
+    NothingCorrected,
 }
 
 impl Code {
@@ -110,6 +113,8 @@ impl Code {
             InvalidPostcode => "invalid_postcode",
             UnknownCountry => "unknown_country",
             InvalidCedex => "invalid_cedex",
+            NotCorrectable => "not_correctable",
+            NothingCorrected => "nothing_corrected",
         }
     }
 }

@@ -10,6 +10,8 @@
 //!    is found inside the transaction and replays or conflicts like step 2. A rejection stores
 //!    nothing.
 
+pub mod amend;
+pub mod correction;
 mod fingerprint;
 pub mod import;
 mod parse;
@@ -33,11 +35,30 @@ use crate::domain::lifecycle::CardState;
 use crate::domain::request::{Basis, CardRequest};
 use crate::domain::validity::{self, Validity};
 use crate::domain::violation::{Code, Violation};
+use crate::store::jobs::NewJob;
 use crate::store::requests::StoredAnswer;
 use crate::store::{Store, StoreError};
 
 /// The job kind that renders an accepted card (consumed by the rendering capability).
 pub const RENDER_JOB: &str = "render";
+
+/// The job that renders card `card_number`. Its de-duplication key is `render:CARD` for the
+/// card's first render (intake, or a held card released), so a retried intake never renders
+/// twice; a render asked *again* (a corrected card, a stopped card released after a fix) needs
+/// a key of its own, `render:CARD:AGAIN`, or the queue would take it for the first one and
+/// drop it. `again` names what asks (`correction:<fingerprint>`), so the same ask twice is
+/// still one job.
+pub fn render_job(card_number: &str, request_id: &str, again: Option<&str>) -> NewJob {
+    let key = match again {
+        None => format!("{RENDER_JOB}:{card_number}"),
+        Some(tag) => format!("{RENDER_JOB}:{card_number}:{tag}"),
+    };
+    NewJob::new(
+        RENDER_JOB,
+        json!({ "card_number": card_number, "request_id": request_id }),
+    )
+    .dedup(key)
+}
 
 /// An answer to give the portal.
 #[derive(Debug, Clone, PartialEq)]
@@ -136,17 +157,26 @@ impl Intake {
 
     /// Runs CPU work (parsing, hashing, decoding pictures) on the blocking pool, one task per
     /// core at most, so the async workers keep serving connections.
-    async fn cpu(
+    async fn cpu<T: Send + 'static>(
         &self,
-        work: impl FnOnce(Date) -> Prepared + Send + 'static,
-    ) -> Result<Prepared, IntakeError> {
-        let today = self.store.clock().today();
+        work: impl FnOnce(Date) -> T + Send + 'static,
+    ) -> Result<T, IntakeError> {
+        self.cpu_on(self.store.clock().today(), work).await
+    }
+
+    /// [`Intake::cpu`] with `day` as today (a correction is validated as of the day its
+    /// request was received).
+    async fn cpu_on<T: Send + 'static>(
+        &self,
+        day: Date,
+        work: impl FnOnce(Date) -> T + Send + 'static,
+    ) -> Result<T, IntakeError> {
         let _permit = self
             .decoders
             .acquire()
             .await
             .map_err(|e| internal(format!("validation pool closed: {e}")))?;
-        tokio::task::spawn_blocking(move || work(today))
+        tokio::task::spawn_blocking(move || work(day))
             .await
             .map_err(|e| internal(format!("validation task failed: {e}")))
     }
@@ -215,8 +245,33 @@ impl Intake {
                 "computed_expiry": card.expiry_date,
             });
         }
+        if card.state == CardState::Stopped.as_str()
+            && let Some(stop) = self.store.last_stop(&card.card_number).await?
+        {
+            body["correction"] = stopped(&stop, request_id);
+        }
         Ok(Some(body))
     }
+}
+
+/// What a stopped card waits for, as `card.stopped` said it: the reason, the fields the driver
+/// must correct and the French message.
+fn stopped(stop: &crate::store::corrections::StoredStop, request_id: &str) -> Value {
+    use crate::domain::review::{RequestField, Stop, StopCode};
+    let mut out = json!({ "reason": stop.code, "fields": stop.fields });
+    if let Some(code) = StopCode::parse(&stop.code) {
+        let fields = stop
+            .fields
+            .iter()
+            .filter_map(|f| RequestField::parse(f))
+            .collect();
+        let s = Stop::new(code, fields, "");
+        out["message"] = json!(s.message_fr());
+        if s.driver_can_correct() {
+            out["links"] = json!({ "correction": format!("/v1/requests/{request_id}/correction") });
+        }
+    }
+    out
 }
 
 /// Parses a body as JSON, naming line and column of a syntax error.
@@ -308,7 +363,7 @@ fn internal(message: String) -> IntakeError {
 }
 
 /// The request as stored for reference: everything but the pictures (kept as bytes apart).
-fn document_without_pictures(doc: &Value) -> String {
+pub(crate) fn document_without_pictures(doc: &Value) -> String {
     match doc {
         Value::Object(o) => {
             let rest: serde_json::Map<String, Value> = o

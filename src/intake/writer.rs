@@ -13,7 +13,7 @@ use std::collections::{HashMap, HashSet};
 use serde_json::{Value, json};
 use tokio::sync::{mpsc, oneshot};
 
-use super::{Answer, IntakeError, RENDER_JOB, Submission, replay};
+use super::{Answer, IntakeError, Submission, replay};
 use crate::domain::card_number::{CardNumber, HolderNumber};
 use crate::domain::lifecycle::{CardEvent, CardState};
 use crate::domain::request::{Basis, CardRequest, PreviousNumber, ReplacementCause};
@@ -319,13 +319,7 @@ async fn insert(tx: &mut Tx, now: i64, rows: &[(&Pending, &Row)]) -> Result<(), 
     let render: Vec<NewJob> = rows
         .iter()
         .filter(|(_, r)| !r.held)
-        .map(|(_, r)| {
-            NewJob::new(
-                RENDER_JOB,
-                json!({ "card_number": r.card.card_number, "request_id": r.card.request_id }),
-            )
-            .dedup(format!("{RENDER_JOB}:{}", r.card.card_number))
-        })
+        .map(|(_, r)| super::render_job(&r.card.card_number, &r.card.request_id, None))
         .collect();
 
     // Last before commit: the head stays locked from here to the end of the transaction.

@@ -13,7 +13,7 @@ use x509_cert::Certificate;
 
 use super::diagnostic::{self, Diagnostic};
 use crate::chip::script::FileRead;
-use crate::intake::{Intake, IntakeError, Submission};
+use crate::intake::{Intake, IntakeError, Submission, amend};
 use crate::store::quality::{Decision, QualityCase, QualityError};
 use crate::store::{Store, StoreError};
 
@@ -272,25 +272,9 @@ async fn replace(
         return Err(DeskError::Purged(id));
     };
     let request_id = format!("quality-case-{id}");
-    for role in ["photo", "signature"] {
-        if let Some(bytes) = store.request_picture(&card.request_id, role).await? {
-            doc.insert(role.into(), Value::String(STANDARD.encode(bytes)));
-        }
-    }
+    amend::with_pictures(store, &card.request_id, &mut doc).await?;
     if let Some(c) = corrections {
-        for (k, v) in c {
-            match (doc.get_mut(k), v) {
-                // A corrected holder keeps the fields the correction does not name.
-                (Some(Value::Object(old)), Value::Object(new)) if k == "holder" => {
-                    for (hk, hv) in new {
-                        old.insert(hk.clone(), hv.clone());
-                    }
-                }
-                _ => {
-                    doc.insert(k.clone(), v.clone());
-                }
-            }
-        }
+        amend::lay_over(&mut doc, c);
     }
     doc.insert("request_id".into(), Value::String(request_id.clone()));
     doc.insert("kind".into(), json!("replacement"));

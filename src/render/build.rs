@@ -15,6 +15,9 @@ pub enum BuildError {
     #[error("element {element:?}: {source}")]
     Text {
         element: String,
+        /// The card field the element shows (`None` for a static text of the layout): how
+        /// production tells the driver which part of the request to correct.
+        field: Option<Field>,
         #[source]
         source: FitError,
     },
@@ -102,6 +105,10 @@ pub fn build(layout: &Layout, data: &CardData, fonts: &Fonts) -> Result<Scene, B
                     text_item(e.x, e.y, e.w, e.h, spec, &text, names, fonts).map_err(|source| {
                         BuildError::Text {
                             element: e.name.clone(),
+                            field: match spec.source {
+                                Source::Field(f) => Some(f),
+                                Source::Static(_) => None,
+                            },
                             source,
                         }
                     })?;

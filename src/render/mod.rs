@@ -18,6 +18,7 @@ pub mod pdf;
 pub mod prepare;
 pub mod raster;
 pub mod scene;
+mod stop;
 pub mod worker;
 
 use std::cell::RefCell;
@@ -52,8 +53,14 @@ pub enum RenderError {
         #[source]
         source: BuildError,
     },
-    #[error(transparent)]
-    Picture(#[from] PrepareError),
+    /// The photo or the signature cannot be prepared; `picture` says which, so production
+    /// can ask the driver for that one.
+    #[error("{source}")]
+    Picture {
+        picture: Picture,
+        #[source]
+        source: PrepareError,
+    },
     #[error("PDF proof: {0}")]
     Pdf(#[from] pdf::PdfError),
     #[error("PNG encoding: {0}")]
@@ -65,11 +72,9 @@ pub enum RenderError {
 impl RenderError {
     /// True when the card itself cannot be produced as requested (a name that does not fit, a
     /// picture that cannot be used): production stops with this reason, retrying cannot help.
+    /// [`RenderError::stop`] says why, for the portal.
     pub fn stops_the_card(&self) -> bool {
-        matches!(
-            self,
-            RenderError::Build { .. } | RenderError::Picture(_) | RenderError::Data(_)
-        )
+        self.stop().is_some()
     }
 }
 
@@ -270,10 +275,12 @@ impl Renderer {
     pub fn prepare(&self, photo: &[u8], signature: &[u8]) -> Result<Prepared, RenderError> {
         let (pw, ph) = picture_box(&self.front, Picture::Photo)?;
         let (sw, sh) = picture_box(&self.front, Picture::Signature)?;
-        let photo = prepare::prepare_photo(photo, pw, ph)?;
+        let of = |picture| move |source| RenderError::Picture { picture, source };
+        let photo = prepare::prepare_photo(photo, pw, ph).map_err(of(Picture::Photo))?;
         let photo_dithered = prepare::dither(&photo);
-        let signature = prepare::prepare_signature(signature, sw, sh)?;
-        let photo_jpeg = prepare::grey_jpeg(&photo)?;
+        let signature =
+            prepare::prepare_signature(signature, sw, sh).map_err(of(Picture::Signature))?;
+        let photo_jpeg = prepare::grey_jpeg(&photo).map_err(of(Picture::Photo))?;
         Ok(Prepared {
             photo,
             photo_dithered,

@@ -1,6 +1,7 @@
 //! The HTTP service: the portal API, the station API and the web console (src/console).
 
 mod auth;
+mod corrections;
 mod mailroom;
 mod metrics;
 mod quality;
@@ -95,6 +96,10 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/v1/requests", post(requests::create))
         .route("/v1/requests/{request_id}", get(requests::show))
+        .route(
+            "/v1/requests/{request_id}/correction",
+            post(corrections::correct),
+        )
         .route("/v1/returns/{piece_id}/decision", post(returns::decide))
         .route("/v1/stations/mailroom/scans", post(mailroom::scan))
         .route("/v1/stations/quality/scans", post(quality::scan))

@@ -1,4 +1,5 @@
-//! `POST /v1/requests` and `GET /v1/requests/{id}` (portal contract v1).
+//! `POST /v1/requests` and `GET /v1/requests/{id}` (portal contract v1); the correction of a
+//! stopped card is in `corrections.rs`.
 
 use axum::Json;
 use axum::body::{Body, to_bytes};
@@ -9,6 +10,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use super::{AppState, MAX_BODY_BYTES, error};
+use crate::domain::violation::Violation;
 use crate::intake::{IntakeError, Submission};
 
 const PORTAL: &str = "portal";
@@ -54,17 +56,7 @@ pub async fn create(State(state): State<AppState>, headers: HeaderMap, body: Bod
     match state.intake.submit_bytes(bytes, PORTAL).await {
         Ok(Submission::Created(a)) => (StatusCode::CREATED, Json(a.body)).into_response(),
         Ok(Submission::Replayed(a)) => (StatusCode::OK, Json(a.body)).into_response(),
-        Err(IntakeError::Invalid(violations)) => {
-            let errors: Vec<_> = violations
-                .iter()
-                .map(|v| json!({ "path": v.path, "code": v.code.as_str(), "message": v.message }))
-                .collect();
-            (
-                StatusCode::UNPROCESSABLE_ENTITY,
-                Json(json!({ "errors": errors })),
-            )
-                .into_response()
-        }
+        Err(IntakeError::Invalid(violations)) => invalid(&violations),
         Err(IntakeError::Conflict { request_id }) => error(
             StatusCode::CONFLICT,
             "request_conflict",
@@ -79,6 +71,19 @@ pub async fn create(State(state): State<AppState>, headers: HeaderMap, body: Bod
             )
         }
     }
+}
+
+/// 422 listing every problem: `{"errors": [{path, code, message}]}` (portal contract).
+pub(super) fn invalid(violations: &[Violation]) -> Response {
+    let errors: Vec<_> = violations
+        .iter()
+        .map(|v| json!({ "path": v.path, "code": v.code.as_str(), "message": v.message }))
+        .collect();
+    (
+        StatusCode::UNPROCESSABLE_ENTITY,
+        Json(json!({ "errors": errors })),
+    )
+        .into_response()
 }
 
 pub async fn show(

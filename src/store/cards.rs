@@ -142,6 +142,31 @@ pub async fn by_chip_serial_in(tx: &mut Tx, serial: i64) -> Result<Option<CardRe
     })
 }
 
+/// Replaces the holder's printed names and place of birth on a card that has not been made
+/// yet (a driver's correction of a stopped card), inside `tx`.
+pub async fn correct_holder(
+    tx: &mut Tx,
+    now: i64,
+    card_id: i64,
+    surname: &str,
+    given_names: &str,
+    birth_place: &str,
+) -> Result<(), StoreError> {
+    on_tx!(tx, |c, pg| {
+        sqlx::query(
+            "UPDATE cards SET surname = $1, given_names = $2, birth_place = $3, updated_at = $4 WHERE id = $5",
+        )
+        .bind(surname)
+        .bind(given_names)
+        .bind(birth_place)
+        .bind(now)
+        .bind(card_id)
+        .execute(&mut *c)
+        .await?;
+    });
+    Ok(())
+}
+
 /// Moves a card to `to` if it is still at `version` (optimistic concurrency: two workers
 /// racing on the same card cannot both win). Returns false when someone else moved it first.
 pub async fn set_state(
@@ -243,6 +268,19 @@ impl Store {
                 .bind(card_number)
                 .fetch_optional(p)
                 .await?
+        }))
+    }
+
+    /// The cards a person must decide on: held for review (dates differ) or stopped in
+    /// production, longest waiting first, at most `limit`.
+    pub async fn cards_waiting(&self, limit: i64) -> Result<Vec<CardRecord>, StoreError> {
+        Ok(on_read!(self, |p, pg| {
+            sqlx::query_as(select_card!(
+                "WHERE state IN ('held_for_review', 'stopped') ORDER BY updated_at, id LIMIT $1"
+            ))
+            .bind(limit)
+            .fetch_all(p)
+            .await?
         }))
     }
 

@@ -118,6 +118,7 @@ impl Parts {
 pub mod artifacts;
 pub mod audit;
 pub mod cards;
+pub mod corrections;
 pub mod intake;
 pub mod jobs;
 pub mod outbox;

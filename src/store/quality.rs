@@ -681,16 +681,10 @@ impl Store {
             .card_by_number(&case.card_number)
             .await?
             .ok_or_else(|| QualityError::NoCard(case.card_number.clone()))?;
-        let document: Option<(Option<String>,)> = on_read!(self, |p, pg| {
-            sqlx::query_as("SELECT document FROM requests WHERE request_id = $1")
-                .bind(&card.request_id)
-                .fetch_optional(p)
-                .await
-                .map_err(StoreError::from)?
-        });
-        let doc = document
-            .and_then(|(d,)| d)
-            .and_then(|d| serde_json::from_str(&d).ok());
+        let doc = self
+            .request_document(&card.request_id)
+            .await?
+            .and_then(|(d, _)| d);
         Ok((case, card, doc))
     }
 }

@@ -126,6 +126,43 @@ where
     });
 }
 
+/// Replaces the stored document of a request (a driver's correction laid over it), inside `tx`.
+/// The fingerprint and the first answer stay: a retry of the original request still replays.
+pub async fn replace_document(
+    tx: &mut Tx,
+    request_id: &str,
+    document: &str,
+) -> Result<(), StoreError> {
+    on_tx!(tx, |c, pg| {
+        sqlx::query("UPDATE requests SET document = $1 WHERE request_id = $2")
+            .bind(document)
+            .bind(request_id)
+            .execute(&mut *c)
+            .await?;
+    });
+    Ok(())
+}
+
+/// Replaces a stored picture of a request with a corrected one, inside `tx`.
+pub async fn replace_media(tx: &mut Tx, m: &NewMedia<'_>) -> Result<(), StoreError> {
+    on_tx!(tx, |c, pg| {
+        sqlx::query(
+            "UPDATE request_media SET mime = $1, width = $2, height = $3, sha256 = $4, bytes = $5 \
+             WHERE request_id = $6 AND role = $7",
+        )
+        .bind(m.picture.format.mime())
+        .bind(i64::from(m.picture.width))
+        .bind(i64::from(m.picture.height))
+        .bind(m.sha256.as_str())
+        .bind(&m.picture.bytes[..])
+        .bind(m.request_id)
+        .bind(m.role)
+        .execute(&mut *c)
+        .await?;
+    });
+    Ok(())
+}
+
 /// Allocates `n` holder numbers in one statement. They are never reused, even if the
 /// transaction rolls back on PostgreSQL, where sequences are not transactional: gaps are
 /// harmless, repeats impossible.
@@ -177,6 +214,21 @@ impl Store {
                 .fetch_optional(p)
                 .await?
         }))
+    }
+
+    /// The stored document of a request (without its pictures) and when it was received;
+    /// the document is `None` once purged (or if it no longer parses).
+    pub async fn request_document(
+        &self,
+        request_id: &str,
+    ) -> Result<Option<(Option<serde_json::Value>, i64)>, StoreError> {
+        let row: Option<(Option<String>, i64)> = on_read!(self, |p, pg| {
+            sqlx::query_as("SELECT document, received_at FROM requests WHERE request_id = $1")
+                .bind(request_id)
+                .fetch_optional(p)
+                .await?
+        });
+        Ok(row.map(|(d, at)| (d.and_then(|d| serde_json::from_str(&d).ok()), at)))
     }
 
     pub async fn request_count(&self) -> Result<i64, StoreError> {

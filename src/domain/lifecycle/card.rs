@@ -78,6 +78,10 @@ pub enum CardEvent {
     HoldForReview,
     Release,
     Reject,
+    /// The driver's correction of a stopped card arrived and passed intake's validation: the
+    /// card goes back to production under the same number (the portal applies it, a supervisor
+    /// `release`s).
+    Correct,
     StartProduction,
     Stop,
     /// A blank was damaged: it is logged and destroyed in stock, production goes on with a
@@ -179,6 +183,7 @@ impl CardState {
             (S::Application, E::HoldForReview) => S::HeldForReview,
             (S::Application | S::HeldForReview | S::Stopped, E::Reject) => S::Rejected,
             (S::HeldForReview | S::Stopped, E::Release) => S::Approved,
+            (S::Stopped, E::Correct) => S::Approved,
             (S::Approved, E::StartProduction) => S::InProduction,
             (S::Approved | S::InProduction, E::Stop) => S::Stopped,
             (S::InProduction | S::Personalised | S::Inserted, E::Spoil) => S::InProduction,
@@ -242,11 +247,12 @@ impl CardState {
 
 impl CardEvent {
     /// Every event: exhaustive tests iterate it.
-    pub const ALL: [CardEvent; 27] = [
+    pub const ALL: [CardEvent; 28] = [
         CardEvent::Approve,
         CardEvent::HoldForReview,
         CardEvent::Release,
         CardEvent::Reject,
+        CardEvent::Correct,
         CardEvent::StartProduction,
         CardEvent::Stop,
         CardEvent::Spoil,
@@ -279,6 +285,7 @@ impl CardEvent {
             CardEvent::HoldForReview => "hold_for_review",
             CardEvent::Release => "release",
             CardEvent::Reject => "reject",
+            CardEvent::Correct => "correct",
             CardEvent::StartProduction => "start_production",
             CardEvent::Stop => "stop",
             CardEvent::Spoil => "spoil",
@@ -368,6 +375,7 @@ mod tests {
         (S::Approved, E::StartProduction, S::InProduction),
         (S::Approved, E::Stop, S::Stopped),
         (S::Stopped, E::Release, S::Approved),
+        (S::Stopped, E::Correct, S::Approved),
         (S::Stopped, E::Reject, S::Rejected),
         (S::InProduction, E::Personalise, S::Personalised),
         (S::InProduction, E::Spoil, S::InProduction),
@@ -498,6 +506,13 @@ mod tests {
             run(stopped, &[E::Release, E::StartProduction]),
             S::InProduction
         );
+        // The driver's correction puts it back in the queue; only a stopped card takes one.
+        assert_eq!(
+            run(stopped, &[E::Correct, E::StartProduction]),
+            S::InProduction
+        );
+        assert!(S::HeldForReview.apply(E::Correct).is_err());
+        assert!(S::Approved.apply(E::Correct).is_err());
     }
 
     #[test]
