@@ -80,6 +80,7 @@ fn pages(card: &str, batch: &str) -> Vec<(String, Permission)> {
         ("/console/mailroom".into(), Permission::ScanReturns),
         ("/console/quality".into(), Permission::AnalyseQuality),
         ("/console/approvals".into(), Permission::Approve),
+        ("/console/review".into(), Permission::Approve),
         ("/console/users".into(), Permission::ManageUsers),
         ("/console/events".into(), Permission::ViewAudit),
     ]
@@ -98,6 +99,18 @@ fn forms(batch: &str) -> Vec<(String, Permission)> {
             Permission::Approve,
         ),
         ("/console/approvals/waivers/1".into(), Permission::Approve),
+        (
+            "/console/review/FR0000001A01/release".into(),
+            Permission::Approve,
+        ),
+        (
+            "/console/review/FR0000001A01/reject".into(),
+            Permission::Approve,
+        ),
+        (
+            "/console/review/FR0000001A01/cancel".into(),
+            Permission::Approve,
+        ),
         ("/console/users".into(), Permission::ManageUsers),
         (
             "/console/users/operator/disable".into(),
@@ -318,6 +331,7 @@ async fn every_form_is_refused_without_its_csrf_token(db: &TestDb) {
                 "/console",
                 "/console/batches",
                 "/console/approvals",
+                "/console/review",
                 "/console/mailroom",
                 "/console/events",
                 "/console/quality",
@@ -492,6 +506,7 @@ async fn a_hostile_name_is_text_on_every_page(db: &TestDb) {
         (&hostile, format!("/console/cards/{card}")),
         (&hostile, "/console".to_string()),
         (&hostile, "/console/approvals".to_string()),
+        (&hostile, "/console/review".to_string()),
         (&hostile, "/console/batches".to_string()),
         (&hostile, "/console/mailroom".to_string()),
         (&hostile, "/console/quality".to_string()),

@@ -7,22 +7,16 @@
 mod common;
 
 use std::collections::{BTreeMap, VecDeque};
-use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::sync::Arc;
 
-use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
-use axum::routing::post;
 use common::TestDb;
+use common::webhook::{SECRET, Shared, hook, receive, start_receiver};
 use cqcfab::clock::Clock;
 use cqcfab::intake::Intake;
 use cqcfab::portal::webhook::{self, Webhook};
-use hmac::{Hmac, Mac};
 use serde_json::Value;
-use sha2::Sha256;
 use time::macros::date;
 
 fn clock() -> Clock {
@@ -36,69 +30,6 @@ on_both_backends!(clock();
     an_https_webhook_is_verified_against_its_ca,
 );
 
-const SECRET: &str = "portal-shared-secret-0123456789";
-
-/// What the receiver got, and what it answers next.
-#[derive(Default)]
-struct Receiver {
-    /// Statuses to answer, in order; 200 when empty.
-    script: VecDeque<u16>,
-    /// (event id, body) of every POST, in order.
-    got: Vec<(String, Value)>,
-    /// POSTs whose signature did not verify.
-    bad_signatures: usize,
-    /// Answer this long after a POST arrives.
-    delay_ms: u64,
-}
-
-type Shared = Arc<Mutex<Receiver>>;
-
-async fn receive(State(r): State<Shared>, headers: HeaderMap, body: Bytes) -> StatusCode {
-    let sig = headers
-        .get("x-cqcfab-signature")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_string();
-    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(SECRET.as_bytes()).unwrap();
-    mac.update(&body);
-    let verified = sig
-        .strip_prefix("sha256=")
-        .and_then(|h| hex::decode(h).ok())
-        .is_some_and(|h| mac.verify_slice(&h).is_ok());
-    let value: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-    let (status, delay) = {
-        let mut r = r.lock().unwrap();
-        if !verified {
-            r.bad_signatures += 1;
-        }
-        let id = value["event_id"].as_str().unwrap_or_default().to_string();
-        assert_eq!(
-            headers
-                .get("x-cqcfab-event-id")
-                .and_then(|v| v.to_str().ok()),
-            Some(id.as_str())
-        );
-        r.got.push((id, value));
-        (r.script.pop_front().unwrap_or(200), r.delay_ms)
-    };
-    if delay > 0 {
-        tokio::time::sleep(Duration::from_millis(delay)).await;
-    }
-    StatusCode::from_u16(status).unwrap()
-}
-
-async fn start_receiver(r: Shared) -> (SocketAddr, tokio::task::JoinHandle<()>) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let app = Router::new()
-        .route("/hooks/cqcfab", post(receive))
-        .with_state(r);
-    let task = tokio::spawn(async move {
-        axum::serve(listener, app).await.unwrap();
-    });
-    (addr, task)
-}
-
 /// Takes in `n` fixture requests: their `request.accepted` events wait in the outbox.
 async fn events_waiting(db: &TestDb, n: usize) -> usize {
     let intake = Intake::new(db.store.clone());
@@ -106,16 +37,6 @@ async fn events_waiting(db: &TestDb, n: usize) -> usize {
         intake.submit(doc.clone(), "test").await.unwrap();
     }
     db.store.events(None).await.unwrap().len()
-}
-
-fn hook(addr: SocketAddr, attempts: i64) -> Webhook {
-    Webhook::new(
-        &format!("http://{addr}/hooks/cqcfab"),
-        SECRET,
-        attempts,
-        None,
-    )
-    .unwrap()
 }
 
 fn ids_once(got: &[(String, Value)]) -> BTreeMap<String, usize> {

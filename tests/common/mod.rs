@@ -12,6 +12,7 @@ pub mod rack;
 pub mod scan;
 pub mod station_io;
 pub mod webdriver;
+pub mod webhook;
 
 use std::path::PathBuf;
 use std::sync::OnceLock;
