@@ -637,6 +637,7 @@ fn help_explains_every_command() {
         "stock",
         "pki",
         "post",
+        "review",
     ] {
         assert!(t.contains(cmd), "--help does not mention {cmd}: {t}");
     }

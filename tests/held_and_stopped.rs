@@ -217,6 +217,13 @@ async fn a_held_request_is_released_from_the_console_and_made(db: &TestDb) {
     assert_eq!(card_state(db, &number).await, "held_for_review");
 
     let chef = Console::login(b.server.addr, "chef").await;
+    // The dashboard points at it.
+    let home = chef.get("/console").await;
+    assert!(
+        home.body.contains("<b>1</b> demande(s) à revoir"),
+        "{}",
+        home.body
+    );
     let page = chef.get("/console/review").await;
     assert_eq!(page.status, 200);
     assert!(page.body.contains(&number), "{}", page.body);

@@ -197,11 +197,23 @@ async fn a_name_the_card_cannot_show_stops_production_with_the_reason(db: &TestD
     let renderer = renderer();
     let done = render_all(db, &renderer).await;
     assert_eq!(done.len(), 2);
+    // (request, words of the operator's reason, the audited code and detail, the name text the
+    // audit trail must not hold)
     let expect = [
-        ("RENDER-MISSING-GLYPH", "'李' (U+674E)"),
-        ("RENDER-TOO-LONG", "does not fit"),
+        (
+            "RENDER-MISSING-GLYPH",
+            "'李' (U+674E)",
+            "missing_glyph: front side, element \"surname\": no glyph for U+674E",
+            "李",
+        ),
+        (
+            "RENDER-TOO-LONG",
+            "does not fit",
+            "text_does_not_fit: front side, element \"surname\": needs",
+            "WOLFESCHLEGEL",
+        ),
     ];
-    for (id, words) in expect {
+    for (id, words, audited, name) in expect {
         let card = db.store.card_by_request(id).await.unwrap().unwrap();
         assert_eq!(card.state, "stopped", "{id}");
         let reason = done
@@ -229,7 +241,15 @@ async fn a_name_the_card_cannot_show_stops_production_with_the_reason(db: &TestD
             .iter()
             .find(|r| r.action == "card.stop")
             .expect("the stop is audited");
-        assert_eq!(stop.reason.as_deref(), Some(reason.as_str()));
+        // The trail names the code and the element, never the name (no personal data).
+        let trail = stop.reason.as_deref().unwrap_or_default();
+        assert!(trail.starts_with(audited), "{id}: {trail}");
+        assert!(!trail.contains(name), "{id}: {trail}");
+        let after = stop.after.as_deref().unwrap_or_default();
+        assert!(
+            after.contains("holder.surname") && !after.contains(name),
+            "{after}"
+        );
     }
 }
 

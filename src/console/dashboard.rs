@@ -70,6 +70,15 @@ fn body(d: &Dashboard, hour_now: i64, now: i64) -> Markup {
     if d.approvals_waiting > 0 {
         h!(m; "<a class=\"tile warn\" href=\"/console/approvals\"><b>" {d.approvals_waiting} "</b> approbation(s) en attente</a>");
     }
+    let to_review: i64 = d
+        .cards
+        .iter()
+        .filter(|(s, _)| s == "held_for_review" || s == "stopped")
+        .map(|c| c.1)
+        .sum();
+    if to_review > 0 {
+        h!(m; "<a class=\"tile warn\" href=\"/console/review\"><b>" {to_review} "</b> demande(s) à revoir (en examen ou arrêtées)</a>");
+    }
     if d.dead_events > 0 {
         h!(m; "<a class=\"tile bad\" href=\"/console/events\"><b>" {d.dead_events} "</b> événement(s) portail en échec</a>");
     }

@@ -358,7 +358,8 @@ async fn write(intake: &Intake, c: &Checked, actor: &str) -> Result<Corrected, W
         "links": { "self": format!("/v1/requests/{id}") },
     });
     corrections::record(&mut tx, now, id, &c.fingerprint, actor, &answer.to_string()).await?;
-    let again = format!("correction:{}", &c.fingerprint[..16]);
+    let short = c.fingerprint.get(..16).unwrap_or(&c.fingerprint);
+    let again = format!("correction:{short}");
     jobs::enqueue(&mut tx, now, &super::render_job(number, id, Some(&again))).await?;
     tx.commit().await?;
     tracing::info!(request_id = id, card_number = number, "correction taken");
