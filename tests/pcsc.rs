@@ -61,7 +61,10 @@ fn sample() -> ChipData {
         authority: "MINISTÈRE CHARGÉ DES TRANSPORTS".into(),
         admin_number: "00000006".into(),
         card_number: "F0000000600W".into(),
-        categories: vec!["C1".into(), "C1E".into(), "C".into(), "CE".into()],
+        categories: ["C1", "C1E", "C", "CE"]
+            .into_iter()
+            .map(|c| (c.to_string(), date!(2031 - 11 - 25)))
+            .collect(),
         portrait_jpeg: vec![0xA5; 9_000],
         signature_png: vec![0x3C; 1_500],
     }
