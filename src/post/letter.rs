@@ -253,7 +253,7 @@ pub fn pdf(c: &Carrier<'_>, fonts: &Fonts) -> Result<Vec<u8>, LetterError> {
     Ok(pdf::proof(&[(&scene, None)])?)
 }
 
-/// An S10 id grouped as the post prints it: `EE 4711 0815 1 FR`.
+/// An S10 id grouped as the post prints it: `LA 4711 0815 1 FR`.
 pub fn spaced(id: &str) -> String {
     if id.len() != 13 || !id.is_ascii() {
         return id.to_string();
@@ -323,7 +323,7 @@ mod tests {
 
     fn carrier(address: &[String]) -> Carrier<'_> {
         Carrier {
-            piece: "EE471108151FR".parse().expect("id"),
+            piece: "LA471108151FR".parse().expect("id"),
             card_number: "F0000000600W",
             address,
             date_fr: "Paris, le 26 novembre 2026",
@@ -415,6 +415,6 @@ mod tests {
 
     #[test]
     fn ids_are_grouped_as_the_post_prints_them() {
-        assert_eq!(spaced("EE471108151FR"), "EE 4711 0815 1 FR");
+        assert_eq!(spaced("LA471108151FR"), "LA 4711 0815 1 FR");
     }
 }
