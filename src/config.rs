@@ -316,7 +316,7 @@ impl Config {
                 .issuer
                 .map(|i| i.trim().to_string())
                 .filter(|i| !i.is_empty())
-                .unwrap_or_else(|| crate::post::sheet::SENDER[0].to_string()),
+                .unwrap_or_else(|| crate::certificate::DEFAULT_ISSUER.to_string()),
             source,
         })
     }
@@ -437,7 +437,7 @@ mod tests {
         };
         let c = load("").unwrap();
         assert_eq!(c.products, crate::post::product::Catalogue::default());
-        assert_eq!(c.certificate_issuer, crate::post::sheet::SENDER[0]);
+        assert_eq!(c.certificate_issuer, crate::certificate::DEFAULT_ISSUER);
         let c = load(
             "[post.products.lettre-suivie]\nservice = \"LK\"\n\
              [certificate]\nissuer = \" Société des cartes \"\n",
