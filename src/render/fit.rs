@@ -198,8 +198,9 @@ fn sizes(b: &TextBox) -> Vec<f32> {
     }
 }
 
-/// How many lines the box's height holds at `size_pt` (capped by `max_lines`).
-fn lines_allowed(fonts: &Fonts, b: &TextBox, size_pt: f32) -> u8 {
+/// How many lines the box's height holds at `size_pt` (capped by `max_lines`). Public so
+/// that the limits told to the portal (`printable::Limit`) are the ones the rule applies.
+pub fn lines_allowed(fonts: &Fonts, b: &TextBox, size_pt: f32) -> u8 {
     let pitch = fonts.line_height_mm(b.face, size_pt);
     let mut n = 0u8;
     while n < b.max_lines && f32::from(n + 1) * pitch <= b.height_mm + EPS_MM {
