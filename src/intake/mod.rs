@@ -14,6 +14,7 @@ mod fingerprint;
 pub mod import;
 mod parse;
 pub use parse::delivery_address_of;
+mod printable;
 mod walker;
 mod writer;
 
