@@ -42,6 +42,14 @@ fn what(field: Field) -> &'static str {
     }
 }
 
+/// "does not fit" or "do not fit", as [`what`] is singular or plural.
+fn does(field: Field) -> &'static str {
+    match field {
+        Field::GivenNames | Field::Birth => "do",
+        _ => "does",
+    }
+}
+
 fn violation(path: &str, limit: &Limit, error: &FitError) -> Violation {
     let what = what(limit.field);
     match error {
@@ -68,8 +76,9 @@ fn violation(path: &str, limit: &Limit, error: &FitError) -> Violation {
                 path,
                 does_not_fit(limit.field),
                 format!(
-                    "{what} does not fit {limit}: {how}its widest line would need \
-                     {needed_mm:.1} mm at {min_size_pt} pt"
+                    "{what} {} not fit {limit}: {how}the widest line would need \
+                     {needed_mm:.1} mm at {min_size_pt} pt",
+                    does(limit.field)
                 ),
             )
         }
@@ -134,5 +143,11 @@ mod tests {
         .expect_err("long place");
         assert_eq!(v.code, Code::TextDoesNotFit);
         assert!(v.message.contains("field 3 ("), "{}", v.message);
+        assert!(
+            v.message
+                .starts_with("the date and place of birth do not fit"),
+            "{}",
+            v.message
+        );
     }
 }
