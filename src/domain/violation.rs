@@ -60,6 +60,10 @@ pub enum Code {
     InvalidPostcode,
     UnknownCountry,
     InvalidCedex,
+    // printing: what the card's layout and fonts can show (docs/text-fitting.md, "At intake")
+    NameDoesNotFit,
+    TextDoesNotFit,
+    MissingGlyph,
 }
 
 impl Code {
@@ -110,6 +114,9 @@ impl Code {
             InvalidPostcode => "invalid_postcode",
             UnknownCountry => "unknown_country",
             InvalidCedex => "invalid_cedex",
+            NameDoesNotFit => "name_does_not_fit",
+            TextDoesNotFit => "text_does_not_fit",
+            MissingGlyph => "missing_glyph",
         }
     }
 }

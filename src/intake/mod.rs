@@ -15,6 +15,7 @@ mod fingerprint;
 pub mod import;
 mod parse;
 pub use parse::delivery_address_of;
+mod printable;
 mod walker;
 mod writer;
 

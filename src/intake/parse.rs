@@ -5,6 +5,7 @@ use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use serde_json::Value;
 use time::Date;
 
+use super::printable;
 use super::walker::{Obj, Walker};
 use crate::domain::address::{self, AddressInput};
 use crate::domain::holder::{BirthPlace, Holder, LicenceNumber, PersonName, check_birth_date};
@@ -15,6 +16,8 @@ use crate::domain::request::{
 };
 use crate::domain::request_kind::ReplacementReason;
 use crate::domain::violation::{Code, Violation};
+use crate::render::card_data::birth_text;
+use crate::render::layout::Field;
 
 const TOP: &[&str] = &[
     "request_id",
@@ -161,21 +164,45 @@ fn keep<T>(w: &mut Walker, r: Result<T, Violation>) -> Option<T> {
 
 fn holder(w: &mut Walker, v: &Value, today: Date) -> Option<Holder> {
     let o = w.object(v, "holder", HOLDER)?;
+    // Each printed text is judged as the card record will hold it (after the domain type's
+    // normalisation), in the renderer's own boxes: acceptance means printable.
+    let printed = |w: &mut Walker, field: Field, text: &str, path: &str| {
+        keep(w, printable::check(field, text, path)).is_some()
+    };
     let surname = w
         .req_str(&o, "surname")
-        .and_then(|s| keep(w, PersonName::parse(s, &o.child("surname"))));
+        .and_then(|s| keep(w, PersonName::parse(s, &o.child("surname"))))
+        .filter(|n| printed(w, Field::Surname, n.as_str(), &o.child("surname")));
     let given_names = w
         .req_str(&o, "given_names")
-        .and_then(|s| keep(w, PersonName::parse(s, &o.child("given_names"))));
+        .and_then(|s| keep(w, PersonName::parse(s, &o.child("given_names"))))
+        .filter(|n| printed(w, Field::GivenNames, n.as_str(), &o.child("given_names")));
     let birth_date = w
         .req_date(&o, "birth_date")
         .and_then(|d| keep(w, check_birth_date(d, today, &o.child("birth_date"))));
     let birth_place = w
         .req_str(&o, "birth_place")
         .and_then(|s| keep(w, BirthPlace::parse(s, &o.child("birth_place"))));
+    // Field 3 prints the date and the place on the same lines: the place is what can be
+    // too long (every date has the same width), so the place is named.
+    let birth_place = match (birth_date, birth_place) {
+        (Some(d), Some(p)) => Some(p).filter(|p| {
+            let text = birth_text(d, p.as_str());
+            printed(w, Field::Birth, &text, &o.child("birth_place"))
+        }),
+        (_, p) => p,
+    };
     let licence_number = w
         .req_str(&o, "licence_number")
-        .and_then(|s| keep(w, LicenceNumber::parse(s, &o.child("licence_number"))));
+        .and_then(|s| keep(w, LicenceNumber::parse(s, &o.child("licence_number"))))
+        .filter(|n| {
+            printed(
+                w,
+                Field::LicenceNumber,
+                n.as_str(),
+                &o.child("licence_number"),
+            )
+        });
     Some(Holder {
         surname: surname?,
         given_names: given_names?,

@@ -3,9 +3,10 @@
 use thiserror::Error;
 
 use super::card_data::CardData;
-use super::fit::{self, FitError, NameRule, TextBox};
+use super::fit::FitError;
 use super::fonts::Fonts;
-use super::layout::{Align, Case, Field, Kind, Layout, Source, Symbology, TextSpec, VAlign};
+use super::layout::{Align, Element, Kind, Layout, Source, Symbology, TextSpec, VAlign};
+use super::printable;
 use super::scene::{Item, Line, Primitive, Rgb, Scene};
 
 /// Why a card cannot be drawn. Every variant names the layout element, so an operator knows
@@ -138,16 +139,10 @@ pub fn build(layout: &Layout, data: &CardData, fonts: &Fonts) -> Result<Scene, B
                         .map(str::to_string),
                 };
                 let Some(text) = text else { continue };
-                let names = match spec.source {
-                    Source::Field(Field::GivenNames) => NameRule::GivenNames,
-                    _ => NameRule::None,
-                };
                 let primitive =
-                    text_item(e.x, e.y, e.w, e.h, spec, &text, names, fonts).map_err(|source| {
-                        BuildError::Text {
-                            element: e.name.clone(),
-                            source,
-                        }
+                    text_item(e, spec, &text, fonts).map_err(|source| BuildError::Text {
+                        element: e.name.clone(),
+                        source,
                     })?;
                 items.push(item(primitive));
             }
@@ -186,34 +181,16 @@ pub fn build(layout: &Layout, data: &CardData, fonts: &Fonts) -> Result<Scene, B
     })
 }
 
-#[allow(clippy::too_many_arguments)]
+/// A text element drawn: fitted by [`printable::fit_element`] (what intake judges a request
+/// by, so that what it accepted is what fits here), then placed in its box.
 fn text_item(
-    x: f32,
-    y: f32,
-    w: f32,
-    h: f32,
+    e: &Element,
     spec: &TextSpec,
     text: &str,
-    names: NameRule,
     fonts: &Fonts,
 ) -> Result<Primitive, FitError> {
-    let text = match spec.case {
-        Case::AsIs => text.to_string(),
-        Case::Upper => text.to_uppercase(),
-    };
-    let fitted = fit::fit(
-        fonts,
-        &text,
-        &TextBox {
-            width_mm: w,
-            height_mm: h,
-            size_pt: spec.size_pt,
-            min_size_pt: spec.min_size_pt,
-            max_lines: spec.max_lines,
-            face: spec.face,
-            names,
-        },
-    )?;
+    let (x, y, w, h) = (e.x, e.y, e.w, e.h);
+    let fitted = printable::fit_element(e, spec, text, fonts)?;
     let ascent = fonts.ascent_mm(spec.face, fitted.size_pt);
     let line_h = fonts.line_height_mm(spec.face, fitted.size_pt);
     let block = line_h * fitted.lines.len() as f32;

@@ -94,10 +94,12 @@ impl CardData {
             .birth_place
             .as_deref()
             .ok_or_else(|| missing("the place of birth"))?;
-        d.set(
-            Field::Birth,
-            format!("{} {place}", date("the birth date", birth)?),
-        );
+        let birth = parse_date(birth).ok_or_else(|| DataError::BadDate {
+            card: card.card_number.clone(),
+            what: "the birth date",
+            value: birth.to_string(),
+        })?;
+        d.set(Field::Birth, birth_text(birth, place));
         d.set(Field::IssueDate, date("the issue date", &card.issue_date)?);
         d.set(
             Field::ExpiryDate,
@@ -135,6 +137,12 @@ pub fn card_date(d: Date) -> String {
     format!("{:02}.{:02}.{:04}", d.day(), u8::from(d.month()), d.year())
 }
 
+/// Field 3 as printed: the date, then the place. Intake judges a request's field 3 by this
+/// same text (`intake::printable`), so the two must never be formatted apart.
+pub fn birth_text(birth: Date, place: &str) -> String {
+    format!("{} {place}", card_date(birth))
+}
+
 /// Field 10: the Union code 95 with its expiry, `95.dd.mm.yyyy`.
 pub fn code_95(expiry: Date) -> String {
     crate::domain::validity::code_95(expiry)
@@ -149,6 +157,10 @@ mod tests {
     fn dates_print_as_on_the_card() {
         assert_eq!(card_date(date!(2031 - 10 - 30)), "30.10.2031");
         assert_eq!(code_95(date!(2029 - 06 - 01)), "95.01.06.2029");
+        assert_eq!(
+            birth_text(date!(1984 - 04 - 12), "LYON 3E (69)"),
+            "12.04.1984 LYON 3E (69)"
+        );
     }
 
     #[test]
