@@ -16,6 +16,7 @@ use common::http::{Server, post_json};
 use common::{TestDb, fixture_of, repo_path, valid_fixtures};
 use cqcfab::clock::Clock;
 use cqcfab::domain::holder::{BirthPlace, PersonName};
+use cqcfab::domain::qualification::Category;
 use cqcfab::intake::{Intake, Submission, validate};
 use cqcfab::render::card_data::{CardData, DEFAULT_AUTHORITY, birth_text};
 use cqcfab::render::fit;
@@ -450,8 +451,12 @@ fn card_data(surname: &str, given_names: &str, birth: Date, place: &str) -> Card
     d.set(Field::AdminNumber, "00000001");
     d.set(Field::LicenceNumber, "13AA00002");
     d.set(Field::CardNumber, "F0000000100J");
-    d.set(Field::Categories, "C1 C1E C CE D1 D1E D DE");
-    d.set(Field::Code95, "95.30.10.2031");
+    d.set_categories(
+        &Category::ALL
+            .iter()
+            .map(|&c| (c, date!(2031 - 10 - 30)))
+            .collect::<Vec<_>>(),
+    );
     d
 }
 

@@ -271,8 +271,8 @@ mod tests {
     #[test]
     fn a_field_no_element_prints_is_printable() {
         let l = shipped().expect("layouts");
-        assert!(limits(&[&l.front], f(), Field::Code95).is_empty());
-        assert!(check_field(&[&l.front], f(), Field::Code95, &"W".repeat(500)).is_ok());
+        assert!(limits(&[&l.front], f(), Field::Code95Row(1)).is_empty());
+        assert!(check_field(&[&l.front], f(), Field::Code95Row(1), &"W".repeat(500)).is_ok());
         assert!(check_field(&[], f(), Field::Surname, &"W".repeat(500)).is_ok());
     }
 
