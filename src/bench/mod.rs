@@ -7,6 +7,7 @@ pub mod intake;
 pub mod mailroom;
 pub mod peers;
 pub mod post;
+pub mod printable;
 pub mod render;
 
 pub use intake::BenchError;

@@ -83,6 +83,8 @@ pub async fn run(overrides: &Overrides, args: BenchArgs) -> anyhow::Result<ExitC
         eprintln!("picture checks ...");
         rows.push(bench::intake::picture_checks(1, per_thread)?);
         rows.push(bench::intake::picture_checks(cores, per_thread)?);
+        eprintln!("text fitting ...");
+        rows.extend(bench::printable::text_fitting(per_thread * 10)?);
     }
     if wants(Stage::Render) {
         eprintln!("rendering: taking in the fixture cards ...");

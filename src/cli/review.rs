@@ -132,7 +132,10 @@ async fn list(config: &Config) -> anyhow::Result<()> {
         );
         if c.state == "held_for_review" {
             for d in review::differences(&c) {
-                println!("    {:<12} ours {}  portal {}", d.key, d.ours, d.portal);
+                println!(
+                    "    {:<12} ours {}  portal or other reading {}",
+                    d.key, d.ours, d.portal
+                );
             }
         } else if let Some(s) = store.last_stop(&c.card_number).await? {
             let fields = if s.fields.is_empty() {

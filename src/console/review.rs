@@ -106,7 +106,7 @@ fn differences(c: &CardRecord) -> Markup {
         h!(m; "<p>Plus aucune différence avec le portail.</p>");
         return m;
     }
-    h!(m; "<table><thead><tr><th></th><th>Notre calcul (imprimé si libérée)</th><th>Portail</th></tr></thead><tbody>");
+    h!(m; "<table><thead><tr><th></th><th>Notre calcul (imprimé si libérée)</th><th>Portail ou autre lecture</th></tr></thead><tbody>");
     for d in rows {
         h!(m; "<tr><th>" {d.what} "</th><td class=\"mono\">" {d.ours} "</td><td class=\"mono\">" {d.portal} "</td></tr>");
     }

@@ -5,9 +5,12 @@ use time::Date;
 use super::text::{char_len, collapse_spaces, nfc};
 use super::violation::{Code, Violation};
 
-/// Longest name we accept at intake. Whether it fits on the card is decided by the layout
-/// (shrink, second line, abbreviation) at rendering; this bound only stops absurd input.
-pub const MAX_NAME_CHARS: usize = 80;
+/// Longest name we read at intake. Whether a name fits the card is decided by the layout
+/// (shrink, second line, initials for given names) when the request comes in
+/// (`intake::printable`): that is the real limit. This bound only stops absurd input before
+/// it costs the fitting any work, and lies far above what people carry: 26 given names
+/// (Hubert Blaine Wolfeschlegelsteinhausenbergerdorff's, 172 characters, print as initials).
+pub const MAX_NAME_CHARS: usize = 255;
 /// Longest place of birth we accept (field 3 shares a line with the date).
 pub const MAX_BIRTH_PLACE_CHARS: usize = 60;
 /// Youngest holder: a CQC needs a driving licence of group C or D, 18 at the earliest.
@@ -223,7 +226,9 @@ mod tests {
             Code::InvalidCharacters
         );
         assert_eq!(
-            PersonName::parse(&"A".repeat(81), "p").unwrap_err().code,
+            PersonName::parse(&"A".repeat(MAX_NAME_CHARS + 1), "p")
+                .unwrap_err()
+                .code,
             Code::TooLong
         );
     }

@@ -6,6 +6,7 @@
 pub mod address;
 pub mod card_number;
 pub mod exif;
+pub mod hold;
 pub mod holder;
 pub mod images;
 pub mod lifecycle;

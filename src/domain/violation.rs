@@ -63,6 +63,10 @@ pub enum Code {
     // corrections of a stopped card (docs/corrections.md)
     NotCorrectable,
     NothingCorrected,
+    // printing: what the card's layout and fonts can show (docs/text-fitting.md, "At intake")
+    NameDoesNotFit,
+    TextDoesNotFit,
+    MissingGlyph,
 }
 
 impl Code {
@@ -115,6 +119,9 @@ impl Code {
             InvalidCedex => "invalid_cedex",
             NotCorrectable => "not_correctable",
             NothingCorrected => "nothing_corrected",
+            NameDoesNotFit => "name_does_not_fit",
+            TextDoesNotFit => "text_does_not_fit",
+            MissingGlyph => "missing_glyph",
         }
     }
 }

@@ -5,6 +5,7 @@ use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use serde_json::Value;
 use time::Date;
 
+use super::printable;
 use super::walker::{Obj, Walker};
 use crate::domain::address::{self, AddressInput};
 use crate::domain::holder::{BirthPlace, Holder, LicenceNumber, PersonName, check_birth_date};
@@ -15,6 +16,8 @@ use crate::domain::request::{
 };
 use crate::domain::request_kind::ReplacementReason;
 use crate::domain::violation::{Code, Violation};
+use crate::render::card_data::birth_text;
+use crate::render::layout::Field;
 
 const TOP: &[&str] = &[
     "request_id",
@@ -24,6 +27,7 @@ const TOP: &[&str] = &[
     "previous_card",
     "replacement",
     "expected_expiry",
+    "expected_code95",
     "photo",
     "signature",
     "delivery_address",
@@ -35,7 +39,14 @@ const HOLDER: &[&str] = &[
     "birth_place",
     "licence_number",
 ];
-const QUALIFICATION: &[&str] = &["group", "categories", "training", "training_end"];
+const QUALIFICATION: &[&str] = &[
+    "group",
+    "categories",
+    "training",
+    "training_end",
+    "previous_expiry",
+];
+const GROUPS: &[&str] = &["goods", "passengers"];
 const PREVIOUS: &[&str] = &["number", "expiry"];
 const REPLACEMENT: &[&str] = &["reason", "theft_declaration_ref"];
 const ADDRESS: &[&str] = &[
@@ -94,6 +105,10 @@ pub fn parse_request(doc: &Value, today: Date) -> Result<CardRequest, Vec<Violat
         Some(None) => Some(None),
         None => None,
     };
+    let expected_code95 = match w.optional(&root, "expected_code95") {
+        None => Some(Vec::new()),
+        Some(v) => expected_code95(&mut w, v, qualifications.as_ref()),
+    };
     let photo = w
         .req_str(&root, "photo")
         .and_then(|s| picture(&mut w, s, "photo", &images::PHOTO));
@@ -112,6 +127,7 @@ pub fn parse_request(doc: &Value, today: Date) -> Result<CardRequest, Vec<Violat
         holder,
         qualifications,
         expected_expiry,
+        expected_code95,
         photo,
         signature,
         address,
@@ -122,6 +138,7 @@ pub fn parse_request(doc: &Value, today: Date) -> Result<CardRequest, Vec<Violat
             Some(holder),
             Some(qualifications),
             Some(expected_expiry),
+            Some(expected_code95),
             Some(photo),
             Some(signature),
             Some((address_input, address)),
@@ -131,6 +148,7 @@ pub fn parse_request(doc: &Value, today: Date) -> Result<CardRequest, Vec<Violat
             holder,
             qualifications,
             expected_expiry,
+            expected_code95,
             photo,
             signature,
             address_input,
@@ -146,21 +164,45 @@ fn keep<T>(w: &mut Walker, r: Result<T, Violation>) -> Option<T> {
 
 fn holder(w: &mut Walker, v: &Value, today: Date) -> Option<Holder> {
     let o = w.object(v, "holder", HOLDER)?;
+    // Each printed text is judged as the card record will hold it (after the domain type's
+    // normalisation), in the renderer's own boxes: acceptance means printable.
+    let printed = |w: &mut Walker, field: Field, text: &str, path: &str| {
+        keep(w, printable::check(field, text, path)).is_some()
+    };
     let surname = w
         .req_str(&o, "surname")
-        .and_then(|s| keep(w, PersonName::parse(s, &o.child("surname"))));
+        .and_then(|s| keep(w, PersonName::parse(s, &o.child("surname"))))
+        .filter(|n| printed(w, Field::Surname, n.as_str(), &o.child("surname")));
     let given_names = w
         .req_str(&o, "given_names")
-        .and_then(|s| keep(w, PersonName::parse(s, &o.child("given_names"))));
+        .and_then(|s| keep(w, PersonName::parse(s, &o.child("given_names"))))
+        .filter(|n| printed(w, Field::GivenNames, n.as_str(), &o.child("given_names")));
     let birth_date = w
         .req_date(&o, "birth_date")
         .and_then(|d| keep(w, check_birth_date(d, today, &o.child("birth_date"))));
     let birth_place = w
         .req_str(&o, "birth_place")
         .and_then(|s| keep(w, BirthPlace::parse(s, &o.child("birth_place"))));
+    // Field 3 prints the date and the place on the same lines: the place is what can be
+    // too long (every date has the same width), so the place is named.
+    let birth_place = match (birth_date, birth_place) {
+        (Some(d), Some(p)) => Some(p).filter(|p| {
+            let text = birth_text(d, p.as_str());
+            printed(w, Field::Birth, &text, &o.child("birth_place"))
+        }),
+        (_, p) => p,
+    };
     let licence_number = w
         .req_str(&o, "licence_number")
-        .and_then(|s| keep(w, LicenceNumber::parse(s, &o.child("licence_number"))));
+        .and_then(|s| keep(w, LicenceNumber::parse(s, &o.child("licence_number"))))
+        .filter(|n| {
+            printed(
+                w,
+                Field::LicenceNumber,
+                n.as_str(),
+                &o.child("licence_number"),
+            )
+        });
     Some(Holder {
         surname: surname?,
         given_names: given_names?,
@@ -231,15 +273,63 @@ fn qualification(w: &mut Walker, v: &Value, path: &str, today: Date) -> Option<Q
             Some(d)
         }
     });
-    let (group, categories, training, training_end) =
-        (group?, categories?, training?, training_end?);
+    let previous_expiry = match w.opt_str(&o, "previous_expiry") {
+        Some(Some(s)) => w.date(s, &o.child("previous_expiry")).map(Some),
+        Some(None) => Some(None),
+        None => None,
+    };
+    let (group, categories, training, training_end, previous_expiry) = (
+        group?,
+        categories?,
+        training?,
+        training_end?,
+        previous_expiry?,
+    );
     match Qualification::new(group, &categories, training, training_end, path) {
-        Ok(q) => Some(q),
+        Ok(q) => Some(q.with_previous_expiry(previous_expiry)),
         Err(vs) => {
             w.extend(vs);
             None
         }
     }
+}
+
+/// The portal's expected code-95 date per group: `{"goods": "YYYY-MM-DD", ...}`, each group
+/// one the request carries (a date for a group the card will not show cannot be compared).
+fn expected_code95(
+    w: &mut Walker,
+    v: &Value,
+    qualifications: Option<&Qualifications>,
+) -> Option<Vec<(Group, Date)>> {
+    let o = w.object(v, "expected_code95", GROUPS)?;
+    let mut out = Vec::new();
+    let mut ok = true;
+    for name in GROUPS {
+        let s = match w.opt_str(&o, name) {
+            Some(Some(s)) => s,
+            Some(None) => continue,
+            None => {
+                ok = false;
+                continue;
+            }
+        };
+        let path = o.child(name);
+        let (Some(group), Some(date)) = (Group::parse(name), w.date(s, &path)) else {
+            ok = false;
+            continue;
+        };
+        if qualifications.is_some_and(|q| q.of(group).is_none()) {
+            ok = false;
+            w.push(Violation::new(
+                path,
+                Code::InvalidValue,
+                format!("the request has no {name} qualification to compare this date with"),
+            ));
+            continue;
+        }
+        out.push((group, date));
+    }
+    ok.then_some(out)
 }
 
 fn previous_card(w: &mut Walker, v: &Value) -> Option<PreviousCard> {

@@ -198,8 +198,9 @@ fn sizes(b: &TextBox) -> Vec<f32> {
     }
 }
 
-/// How many lines the box's height holds at `size_pt` (capped by `max_lines`).
-fn lines_allowed(fonts: &Fonts, b: &TextBox, size_pt: f32) -> u8 {
+/// How many lines the box's height holds at `size_pt` (capped by `max_lines`). Public so
+/// that the limits told to the portal (`printable::Limit`) are the ones the rule applies.
+pub fn lines_allowed(fonts: &Fonts, b: &TextBox, size_pt: f32) -> u8 {
     let pitch = fonts.line_height_mm(b.face, size_pt);
     let mut n = 0u8;
     while n < b.max_lines && f32::from(n + 1) * pitch <= b.height_mm + EPS_MM {
@@ -272,15 +273,55 @@ impl<'a> Pieces<'a> {
     }
 
     /// Width in font units of every line `from..to` (`widths[from][to]`, 0 when `to <= from`).
+    ///
+    /// Built line by line from the pieces rather than by measuring each of the k²/2 lines:
+    /// intake runs this on every long name (docs/text-fitting.md, "At intake"), and measuring
+    /// each line cost O(k² × length). A line's width is the sum of its glyphs' advances and of
+    /// the kerning of each adjacent pair, so appending piece `j` adds its own width plus
+    /// [`Pieces::join`]: the same integers [`Fonts::layout`] sums for the whole line, exact in
+    /// `f32`, so the result is bit for bit the width of `line(from, to)` (a test checks it).
     fn widths(&self, fonts: &Fonts, face: Face) -> Vec<Vec<f32>> {
         let k = self.pieces.len();
+        let own: Vec<f32> = self
+            .pieces
+            .iter()
+            .map(|p| fonts.width_units(face, p))
+            .collect();
+        let joins: Vec<f32> = (1..k).map(|j| self.join(fonts, face, j)).collect();
         let mut w = vec![vec![0.0; k + 1]; k];
         for (from, row) in w.iter_mut().enumerate() {
-            for (to, cell) in row.iter_mut().enumerate().skip(from + 1) {
-                *cell = fonts.width_units(face, &self.line(from, to));
+            let mut width = own[from];
+            row[from + 1] = width;
+            for to in from + 2..=k {
+                width += joins[to - 2] + own[to - 1];
+                row[to] = width;
             }
         }
         w
+    }
+
+    /// What joining piece `j` to a line ending with piece `j - 1` adds besides piece `j`'s own
+    /// width: for a space, the kerning before it, its advance and the kerning after it; after
+    /// a hyphen, the kerning of the two letters that meet.
+    fn join(&self, fonts: &Fonts, face: Face, j: usize) -> f32 {
+        let (Some(last), Some(first)) = (
+            self.pieces[j - 1].chars().next_back(),
+            self.pieces[j].chars().next(),
+        ) else {
+            return match self.seps[j - 1] {
+                Sep::Space => fonts.width_units(face, " "),
+                Sep::Hyphen => 0.0,
+            };
+        };
+        let mut seam = String::with_capacity(12);
+        seam.push(last);
+        if self.seps[j - 1] == Sep::Space {
+            seam.push(' ');
+        }
+        seam.push(first);
+        fonts.width_units(face, &seam)
+            - fonts.width_units(face, last.encode_utf8(&mut [0; 4]))
+            - fonts.width_units(face, first.encode_utf8(&mut [0; 4]))
     }
 }
 
@@ -523,6 +564,33 @@ mod tests {
         assert_eq!(Pieces::new("A -B").pieces, ["A", "-B"]);
         assert_eq!(Pieces::new("A--B").pieces, ["A-", "-B"]);
         assert_eq!(Pieces::new("A- B").pieces, ["A-", "B"]);
+    }
+
+    #[test]
+    fn widths_built_piece_by_piece_are_the_measured_widths() {
+        // Kerned pairs at the seams ("AV", "LT", "P."), hyphens, marks, three scripts.
+        for text in [
+            "AVANT-VOLTA LT P. AV",
+            "DE LA TOUR D'AUVERGNE-LAURAGUAIS",
+            "Marie-Christine A.-S. G.",
+            "A -B A--B A- B",
+            "L\u{325}ena Ștefan Păun Ωμέγα Жанна-Ёлка",
+            "W",
+        ] {
+            let p = Pieces::new(text);
+            for face in [Face::Regular, Face::Bold] {
+                let w = p.widths(f(), face);
+                for (from, row) in w.iter().enumerate() {
+                    for (to, width) in row.iter().enumerate().skip(from + 1) {
+                        assert_eq!(
+                            width.to_bits(),
+                            f().width_units(face, &p.line(from, to)).to_bits(),
+                            "{text:?} {face:?} {from}..{to}"
+                        );
+                    }
+                }
+            }
+        }
     }
 
     #[test]

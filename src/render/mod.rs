@@ -16,6 +16,7 @@ pub mod glyphs;
 pub mod layout;
 pub mod pdf;
 pub mod prepare;
+pub mod printable;
 pub mod raster;
 pub mod scene;
 mod stop;
@@ -159,13 +160,11 @@ fn picture_box(layout: &Layout, picture: Picture) -> Result<(u32, u32), RenderEr
 }
 
 impl Renderer {
-    /// The shipped layouts; `authority` is printed in field 4c.
+    /// The shipped layouts (the ones intake judges requests by, `printable::shipped`);
+    /// `authority` is printed in field 4c.
     pub fn new(authority: &str) -> Result<Renderer, RenderError> {
-        Self::with_layouts(
-            Layout::parse("layouts/card-front.toml", layout::FRONT_TOML)?,
-            Layout::parse("layouts/card-back.toml", layout::BACK_TOML)?,
-            authority,
-        )
+        let shipped = printable::shipped()?;
+        Self::with_layouts(shipped.front.clone(), shipped.back.clone(), authority)
     }
 
     pub fn with_layouts(

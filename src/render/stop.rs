@@ -115,6 +115,7 @@ fn data(e: &DataError) -> String {
     match e {
         DataError::Missing { what, .. } => format!("{what} is missing from the card record"),
         DataError::BadDate { what, .. } => format!("{what} of the card record is not a date"),
+        DataError::Groups { why, .. } => format!("the qualification groups: {why}"),
     }
 }
 
@@ -137,7 +138,8 @@ mod tests {
             (Field::LicenceNumber, "13AA00002"),
             (Field::CardNumber, "FR0000001A01"),
             (Field::Categories, "C CE"),
-            (Field::Code95, "95.26.11.2031"),
+            (Field::CategoryRow(1), "C"),
+            (Field::Code95Row(1), "95.26.11.2031"),
         ] {
             d.set(f, v);
         }

@@ -4,22 +4,44 @@
 
 use crate::store::cards::CardRecord;
 
-/// One thing the portal and we see differently.
+/// One thing the portal and we see differently, or a date the texts leave open.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Difference {
-    /// What it is, in French (the console's row label).
+    /// What it is and why it holds the card, in French (the console's row label).
     pub what: String,
-    /// The machine name (CLI, tests).
+    /// The machine name (CLI, tests): the hold reason's code, with its group.
     pub key: String,
     /// Our value: what will be printed if the request is released.
     pub ours: String,
-    /// What the portal expected.
+    /// The portal's value, or the other reading of the texts.
     pub portal: String,
 }
 
-/// The differences of a held card, in the order to show them. A card held with no difference
-/// left (its record changed since) shows none.
+/// The differences of a held card, in the order to show them: the reasons stored when it was
+/// held (docs/validity.md, "Review reasons"). A card held before reasons were stored shows
+/// its field 4b beside the portal's.
 pub fn differences(card: &CardRecord) -> Vec<Difference> {
+    match card.review_reasons() {
+        Ok(reasons) if !reasons.is_empty() => reasons
+            .iter()
+            .map(|r| {
+                let (ours, other) = r.dates();
+                Difference {
+                    what: r.explain_fr(),
+                    key: match r.group() {
+                        Some(g) => format!("{}:{}", r.code(), g.as_str()),
+                        None => r.code().to_string(),
+                    },
+                    ours: ours.to_string(),
+                    portal: other.to_string(),
+                }
+            })
+            .collect(),
+        _ => legacy(card),
+    }
+}
+
+fn legacy(card: &CardRecord) -> Vec<Difference> {
     let mut out = Vec::new();
     if let Some(expected) = &card.expected_expiry
         && expected != &card.expiry_date
@@ -60,6 +82,8 @@ mod tests {
             address_lines: None,
             postcode: None,
             country: None,
+            qualifications: None,
+            review: None,
             created_at: 0,
             updated_at: 0,
         }
@@ -75,5 +99,30 @@ mod tests {
         );
         assert!(differences(&card("2031-10-30", Some("2031-10-30"))).is_empty());
         assert!(differences(&card("2031-10-30", None)).is_empty());
+    }
+
+    #[test]
+    fn the_stored_reasons_with_both_dates() {
+        let mut c = card("2031-10-01", None);
+        c.review = Some(
+            r#"[{"code":"expected_code95_differs","group":"passengers","ours":"2028-02-10","other":"2031-10-01"},{"code":"card_expiry_from_two_dates","group":null,"ours":"2031-10-01","other":"2028-02-10"}]"#.into(),
+        );
+        let d = differences(&c);
+        let keys: Vec<(&str, &str, &str)> = d
+            .iter()
+            .map(|x| (x.key.as_str(), x.ours.as_str(), x.portal.as_str()))
+            .collect();
+        assert_eq!(
+            keys,
+            [
+                (
+                    "expected_code95_differs:passengers",
+                    "2028-02-10",
+                    "2031-10-01"
+                ),
+                ("card_expiry_from_two_dates", "2031-10-01", "2028-02-10"),
+            ]
+        );
+        assert!(d[1].what.contains("4b"), "{}", d[1].what);
     }
 }

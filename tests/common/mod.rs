@@ -4,6 +4,7 @@
 
 pub mod child;
 pub mod console;
+pub mod golden;
 pub mod hsm;
 pub mod http;
 pub mod pictures;
