@@ -1,0 +1,50 @@
+//! The moment a card becomes its holder's: chip written and verified, body bound (the encoding
+//! station, src/station/encode.rs). Three things happen in the station's transaction, so that
+//! none can be seen without the others: the card moves to `personalised` (audited with the
+//! chip's hashes), the renewal or replacement it is supersedes its predecessor
+//! (src/store/succession.rs), and the portal is told (`card.personalised`).
+
+use serde_json::{Value, json};
+
+use super::cards::{self, CardRecord, TransitionError};
+use super::{Tx, outbox, succession};
+use crate::clock::rfc3339;
+use crate::domain::lifecycle::{CardEvent, CardState};
+
+/// Personalises `card` inside `tx`; `details` (chip serial, hashes...) go to the audit trail,
+/// never to the portal.
+pub async fn record(
+    tx: &mut Tx,
+    now: i64,
+    card: &CardRecord,
+    actor: &str,
+    details: Value,
+) -> Result<CardState, TransitionError> {
+    let to = cards::apply(tx, now, card, CardEvent::Personalise, actor, None, details).await?;
+    let previous = succession::successor_personalised(tx, now, card, actor).await?;
+    outbox::push(
+        tx,
+        now,
+        "card.personalised",
+        payload(card, now, previous.as_ref()),
+    )
+    .await?;
+    Ok(to)
+}
+
+/// The event the portal receives: what it needs to update the driver's tracking, and no
+/// personal data (the card number and dates are already in `request.accepted`).
+fn payload(card: &CardRecord, now: i64, previous: Option<&succession::Predecessor>) -> Value {
+    json!({
+        "request_id": card.request_id,
+        "card_number": card.card_number,
+        "kind": card.kind,
+        "personalised_at": rfc3339(now),
+        "issue_date": card.issue_date,
+        "expiry_date": card.expiry_date,
+        "previous_card": previous.map(|p| json!({
+            "card_number": p.card_number,
+            "state": p.state,
+        })),
+    })
+}
