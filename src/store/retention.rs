@@ -59,17 +59,22 @@ pub(crate) async fn presume_delivered_in(
     reason: &str,
     details: serde_json::Value,
 ) -> Result<(), TransitionError> {
-    on_tx!(tx, |c, pg| {
-        sqlx::query(
+    let delivered: Vec<(String,)> = on_tx!(tx, |c, pg| {
+        sqlx::query_as(
             "UPDATE mail_pieces SET state = 'delivered', updated_at = $1 \
-             WHERE card_id = $2 AND state = 'dispatched'",
+             WHERE card_id = $2 AND state = 'dispatched' RETURNING piece_id",
         )
         .bind(now)
         .bind(card.id)
-        .execute(&mut *c)
+        .fetch_all(&mut *c)
         .await
-        .map_err(StoreError::from)?;
+        .map_err(StoreError::from)?
     });
+    // The piece moves with its card (piece `presume_delivered`): the card's record names it.
+    let mut details = details;
+    if let (Some(d), Some((piece,))) = (details.as_object_mut(), delivered.first()) {
+        d.insert("piece_id".into(), json!(piece));
+    }
     cards::apply(
         tx,
         now,

@@ -564,6 +564,25 @@ mod tests {
     }
 
     #[test]
+    fn renewal_expiry_and_damage_paths() {
+        assert_eq!(
+            run(S::HandedOver, &[E::Renew, E::Revoke, E::Destroy]),
+            S::Destroyed
+        );
+        assert_eq!(run(S::Suspended, &[E::Expire, E::Renew]), S::Renewed);
+        assert_eq!(
+            run(
+                S::Personalised,
+                &[E::Spoil, E::Personalise, E::Insert, E::Spoil]
+            ),
+            S::InProduction
+        );
+        // An application is never stored: nothing but intake's two decisions leave it.
+        let from_application: Vec<_> = S::Application.accepted_events().collect();
+        assert_eq!(from_application, [E::Approve, E::HoldForReview]);
+    }
+
+    #[test]
     fn no_card_is_destroyed_or_replaced_while_its_serial_is_live() {
         for s in CardState::ALL {
             for e in [E::Destroy, E::Replace] {
