@@ -789,6 +789,17 @@ async fn every_documented_transition_is_applied_by_production_code(db: &TestDb) 
     assert_eq!(w.state(&card["Q-RETURNED"]).await, "replaced");
     assert_eq!(w.state(&card["Q-KEPT"]).await, "replaced");
     assert_eq!(w.state(&card["LOST-H"]).await, "replaced");
+    // Revoked by their replacements (reason `replaced`), or at intake (loss).
+    let list = s.revocation_list().await.unwrap();
+    let reason = |n: &str| {
+        list.iter()
+            .find(|r| r.card_number == n)
+            .map(|r| r.reason.clone())
+    };
+    assert_eq!(reason(&card["Q-KEPT"]).as_deref(), Some("replaced"));
+    assert_eq!(reason(&card["Q-RETURNED"]).as_deref(), Some("replaced"));
+    assert_eq!(reason(&card["LOST-H"]).as_deref(), Some("lost"));
+    assert_eq!(reason(&card["RENEWED"]), None, "a renewed card stays valid");
     // Bodies that came back, destroyed under dual control.
     w.destroy(&card["Q-RETURNED"], "quality_return");
     w.destroy(&card["Q-COUPON"], "quality_return");

@@ -58,6 +58,16 @@ pub async fn successor_personalised(
     let Some(old) = cards::by_number_in(tx, previous).await? else {
         return Ok(None);
     };
+    // Personalised again (found damaged before it left, made on a fresh blank): recorded the
+    // first time already.
+    if old.superseded_by.as_deref() == Some(successor.card_number.as_str()) {
+        settle(tx, now, old.id, actor).await?;
+        let after = cards::by_id_in(tx, old.id).await?;
+        return Ok(Some(Predecessor {
+            card_number: after.card_number,
+            state: after.state,
+        }));
+    }
     let marked = on_tx!(tx, |c, pg| {
         sqlx::query("UPDATE cards SET superseded_by = $1 WHERE id = $2 AND superseded_by IS NULL")
             .bind(&successor.card_number)
@@ -93,7 +103,7 @@ pub async fn successor_personalised(
                 "step": planned,
                 // A second successor (a renewal, then a replacement of the same card) is
                 // recorded here; the first one stays the card's `superseded_by`.
-                "first_successor": marked,
+                "superseded_by": if marked { &successor.card_number } else { old.superseded_by.as_deref().unwrap_or_default() },
             })),
             reason: None,
         },
@@ -121,20 +131,16 @@ pub async fn settle(
     let Some(successor_number) = card.superseded_by.clone() else {
         return Ok(Settled::NotSuperseded);
     };
-    let successor = cards::by_number_in(tx, &successor_number)
-        .await?
-        .ok_or_else(|| {
-            StoreError::Corrupt(format!(
-                "card {} is superseded by {successor_number}, which does not exist",
-                card.card_number
-            ))
-        })?;
-    let how = Supersession::of_kind(&successor.kind).ok_or_else(|| {
-        StoreError::Corrupt(format!(
-            "card {} is superseded by {successor_number}, a {} that supersedes nothing",
-            card.card_number, successor.kind
-        ))
-    })?;
+    // Only a renewal or replacement marks a predecessor; anything else is a damaged record,
+    // reported and left alone rather than failing the transaction that moved this card.
+    let successor = cards::by_number_in(tx, &successor_number).await?;
+    let Some((successor, how)) = successor.and_then(|s| {
+        let how = Supersession::of_kind(&s.kind)?;
+        Some((s, how))
+    }) else {
+        tracing::error!(card = %card.card_number, successor = %successor_number, "superseded by a card that is no renewal or replacement of it");
+        return Ok(Settled::Later);
+    };
     let Some(state) = CardState::parse(&card.state) else {
         tracing::warn!(card = %card.card_number, state = %card.state, "superseded card in an unknown state");
         return Ok(Settled::Later);
