@@ -48,6 +48,31 @@ pub struct FileConfig {
     /// `[console]`: the web console (docs/console.md).
     #[serde(default)]
     pub console: ConsoleConfig,
+    /// `[post]`: postal products and their S10 service indicators (docs/post.md).
+    #[serde(default)]
+    pub post: PostConfig,
+    /// `[certificate]`: the certificate of qualification (docs/certificate.md).
+    #[serde(default)]
+    pub certificate: CertificateConfig,
+}
+
+/// `[post]`.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PostConfig {
+    /// `[post.products."NAME"]`: `service` (two letters) and, for a product not built in,
+    /// `class`.
+    #[serde(default)]
+    pub products: std::collections::BTreeMap<String, crate::post::product::ProductConfig>,
+}
+
+/// `[certificate]`.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CertificateConfig {
+    /// The company that establishes the certificates and makes them available (arrêté du
+    /// 18 janvier 2022, annex 1 b): printed on every certificate [default: the bureau's name].
+    pub issuer: Option<String>,
 }
 
 /// `[console]`.
@@ -164,6 +189,10 @@ pub struct Config {
     pub webhook: Option<WebhookSettings>,
     /// The web console's settings.
     pub console: crate::console::ConsoleSettings,
+    /// The postal products and the S10 service indicator of each.
+    pub products: crate::post::product::Catalogue,
+    /// Who establishes the certificates of qualification (printed on them).
+    pub certificate_issuer: String,
     /// The file that was read, if any.
     pub source: Option<PathBuf>,
 }
@@ -194,6 +223,8 @@ pub enum ConfigError {
          tokens at least 16 characters)"
     )]
     StationToken { which: String },
+    #[error("[post.products]: {0}")]
+    Product(#[from] crate::post::product::ProductError),
 }
 
 impl Config {
@@ -279,6 +310,13 @@ impl Config {
             console: crate::console::ConsoleSettings {
                 secure_cookies: file.console.secure_cookies.unwrap_or(true),
             },
+            products: crate::post::product::Catalogue::new(&file.post.products)?,
+            certificate_issuer: file
+                .certificate
+                .issuer
+                .map(|i| i.trim().to_string())
+                .filter(|i| !i.is_empty())
+                .unwrap_or_else(|| crate::certificate::DEFAULT_ISSUER.to_string()),
             source,
         })
     }
@@ -384,6 +422,36 @@ mod tests {
         assert_eq!(c.listen.port(), 9000);
         assert_eq!(c.portal_token.as_deref(), Some("t"));
         assert!(!c.describe().contains("\"t\""));
+    }
+
+    #[test]
+    fn postal_products_and_the_certificate_issuer_come_from_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("c.toml");
+        let load = |text: &str| {
+            std::fs::write(&file, text).unwrap();
+            Config::load(&Overrides {
+                config: Some(file.clone()),
+                ..Default::default()
+            })
+        };
+        let c = load("").unwrap();
+        assert_eq!(c.products, crate::post::product::Catalogue::default());
+        assert_eq!(c.certificate_issuer, crate::certificate::DEFAULT_ISSUER);
+        let c = load(
+            "[post.products.lettre-suivie]\nservice = \"LK\"\n\
+             [certificate]\nissuer = \" Société des cartes \"\n",
+        )
+        .unwrap();
+        let suivie = c.products.get("lettre-suivie").unwrap();
+        assert_eq!(suivie.service().as_str(), "LK");
+        assert_eq!(c.certificate_issuer, "Société des cartes");
+        let e = load("[post.products.lettre-suivie]\nservice = \"EE\"\n").unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("service indicator EE does not fit product lettre-suivie"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -2,11 +2,12 @@
 //! qualification card (CQC).
 //!
 //! Layout: `domain` (pure rules), `intake` (portal requests in), `store` (SQLite/PostgreSQL,
-//! job queue, audit trail, outbox), `service` (HTTP), `cli` (the binary's commands), `bench`
+//! job queue, audit trail, outbox), `certificate` (the certificate of qualification), `service` (HTTP), `cli` (the binary's commands), `bench`
 //! (measurements), `synthetic` (generated faces, signatures and requests for tests and demos).
 #![forbid(unsafe_code)]
 
 pub mod bench;
+pub mod certificate;
 pub mod chip;
 pub mod cli;
 pub mod clock;

@@ -187,43 +187,80 @@ async fn audit_verify_fails_on_a_tampered_database(db: &TestDb) {
 }
 
 async fn post_ranges_are_added_listed_and_refused_when_they_overlap(db: &TestDb) {
-    let add = |id: &str, service: &str, first: &str, last: &str| {
-        cqcfab(&args(
-            db,
-            &[
-                "post",
-                "range",
-                "add",
-                "--id",
-                id,
-                "--service",
-                service,
-                "--first",
-                first,
-                "--last",
-                last,
-            ],
-        ))
+    let add = |id: &str, product: &str, service: Option<&str>, first: &str, last: &str| {
+        let mut a = vec!["post", "range", "add", "--id", id, "--product", product];
+        if let Some(s) = service {
+            a.extend(["--service", s]);
+        }
+        a.extend(["--first", first, "--last", last]);
+        cqcfab(&args(db, &a))
     };
-    let ok = add("EE-2026-1", "EE", "47110815", "47111814");
+    // The product's own indicator when none is given (lettre suivie: a tracked letter, L…).
+    let ok = add("LA-2026-1", "lettre-suivie", None, "47110815", "47111814");
     assert!(ok.status.success(), "{}", text(&ok));
-    assert!(text(&ok).contains("(1000 ids)"), "{}", text(&ok));
-    let overlap = add("EE-2026-2", "EE", "47111814", "47112000");
+    assert!(
+        text(&ok)
+            .contains("range LA-2026-1 added for lettre-suivie: LA47110815..LA47111814 (1000 ids)"),
+        "{}",
+        text(&ok)
+    );
+    let overlap = add(
+        "LA-2026-2",
+        "lettre-suivie",
+        Some("LA"),
+        "47111814",
+        "47112000",
+    );
     assert!(!overlap.status.success());
     assert!(
-        text(&overlap).contains("overlap range EE-2026-1"),
+        text(&overlap).contains("overlap range LA-2026-1"),
         "{}",
         text(&overlap)
     );
-    let reserved = add("SA-1", "SA", "1", "2");
+    // EMS ids on a lettre suivie, or a tracked-letter range for a registered letter: refused,
+    // saying which kind each is.
+    let ems = add("EE-2026-1", "lettre-suivie", Some("EE"), "1", "2");
+    assert!(!ems.status.success());
+    assert!(
+        text(&ems).contains(
+            "service indicator EE does not fit product lettre-suivie: lettre-suivie is tracked \
+             letter post (UPU S10 first letter L), but EE is EMS (international express)"
+        ),
+        "{}",
+        text(&ems)
+    );
+    let crossed = add("LA-2026-3", "lettre-recommandee", Some("LA"), "1", "2");
+    assert!(!crossed.status.success());
+    assert!(
+        text(&crossed).contains("first letter R"),
+        "{}",
+        text(&crossed)
+    );
+    let recommandee = add("RA-2026-1", "lettre-recommandee", None, "1", "2");
+    assert!(recommandee.status.success(), "{}", text(&recommandee));
+    let unknown = add("X-1", "lettre-verte", None, "1", "2");
+    assert!(!unknown.status.success());
+    assert!(
+        text(&unknown).contains("unknown postal product \"lettre-verte\""),
+        "{}",
+        text(&unknown)
+    );
+    let reserved = add("SA-1", "lettre-suivie", Some("SA"), "1", "2");
     assert!(!reserved.status.success());
-    assert!(text(&reserved).contains("reserves"), "{}", text(&reserved));
+    assert!(
+        text(&reserved).contains("refused here"),
+        "{}",
+        text(&reserved)
+    );
     let list = cqcfab(&args(db, &["post", "range", "list"]));
     let t = text(&list);
     assert!(list.status.success(), "{t}");
-    assert!(t.contains("EE-2026-1"), "{t}");
+    assert!(t.contains("LA-2026-1"), "{t}");
     assert!(t.contains("47110815"), "{t}");
-    assert!(!t.contains("EE-2026-2"), "{t}");
+    assert!(!t.contains("LA-2026-2"), "{t}");
+    assert!(!t.contains("EE-2026-1"), "{t}");
+    let line = t.lines().find(|l| l.starts_with("RA-2026-1")).unwrap_or("");
+    assert!(line.ends_with("lettre-recommandee"), "{t}");
 }
 
 #[test]

@@ -21,7 +21,7 @@ fn a_cover_sheet_scans_with_zbarimg_and_passes_qpdf() {
     let ids: Vec<String> = (0..places.len())
         .map(|i| {
             let serial = 47110815 + i as u32;
-            format!("EE{serial:08}{}FR", cqcfab::post::s10::check_digit(serial))
+            format!("LA{serial:08}{}FR", cqcfab::post::s10::check_digit(serial))
         })
         .collect();
     let addresses: Vec<Vec<String>> = places

@@ -1299,10 +1299,10 @@ mod disk_full {
         let mut numbers = common::production::rendered_cards(db, CARDS).await;
         numbers.sort();
         common::production::mark_personalised(db, &numbers).await;
-        let ee = ServiceIndicator::new("EE").expect("EE");
+        let la = ServiceIndicator::new("LA").expect("LA");
         let first_serial = 10_000_000;
         db.store
-            .add_s10_range("EE-DRILL", ee, first_serial, first_serial + 999, "test")
+            .add_s10_range("LA-DRILL", la, first_serial, first_serial + 999, "test")
             .await
             .expect("range");
 

@@ -101,7 +101,7 @@ async fn a_card_goes_only_into_its_own_carrier(db: &TestDb) {
     assert!(matches!(e, InsertError::UnknownCard(_)), "{e}");
     assert!(e.to_string().contains("0987654321"), "{e}");
     let e = s
-        .insert_card(&CardKey::Number(card1.clone()), "EE000000000FR", "insert-t")
+        .insert_card(&CardKey::Number(card1.clone()), "LA000000000FR", "insert-t")
         .await
         .unwrap_err();
     assert!(matches!(e, InsertError::UnknownPiece(_)), "{e}");
@@ -167,9 +167,9 @@ async fn the_line_stops_on_a_mismatch_until_a_supervisor_clears_it(db: &TestDb) 
     let a = line.scan(Scan::read(card0)).await;
     assert!(matches!(a, Answer::Inserted(_)), "{a}");
     // Scanner noise is refused and named.
-    let a = line.scan(Scan::read("EE12345")).await;
+    let a = line.scan(Scan::read("LA12345")).await;
     assert!(
-        matches!(a, Answer::Refused(_)) && a.to_string().contains("EE12345"),
+        matches!(a, Answer::Refused(_)) && a.to_string().contains("LA12345"),
         "{a}"
     );
     assert_eq!(line.tally.inserted, 1);

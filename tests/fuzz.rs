@@ -595,7 +595,7 @@ mod chip_files {
         (
             (text(), text(), date(), text(), date(), date()),
             (text(), text(), text()),
-            vec("[^;]{0,6}", 0..8),
+            vec(("[^;]{0,6}", date()), 0..8),
         )
             .prop_map(
                 |(
@@ -706,10 +706,19 @@ mod chip_files {
             prop_assert_eq!(&f["birth_date"], &iso(d.birth_date));
             prop_assert_eq!(&f["issue_date"], &iso(d.issue_date));
             prop_assert_eq!(&f["expiry_date"], &iso(d.expiry_date));
-            let mut cats: Vec<&str> = d.categories.iter().map(|c| c.trim()).collect();
+            let mut cats: Vec<&str> = d.categories.iter().map(|c| c.0.trim()).collect();
             cats.sort_unstable();
             cats.dedup();
             prop_assert_eq!(&f["categories"], &cats.join(","));
+            // Each category's own code-95 date comes back as written.
+            let mut code95: Vec<String> = d
+                .categories
+                .iter()
+                .map(|(c, e)| format!("{c}={}", iso(*e)).trim().to_string())
+                .collect();
+            code95.sort_unstable();
+            code95.dedup();
+            prop_assert_eq!(&f["code95"], &code95.join(","));
         }
 
         /// Any bytes as DG1: fields or a message, never a panic.

@@ -26,6 +26,7 @@ on_both_backends!(clock();
     renewals_and_replacements_move_the_right_index,
     a_previous_card_cannot_be_renewed_twice_or_by_someone_else,
     requests_committed_together_are_each_answered_on_their_own,
+    each_group_gets_its_own_date_and_our_record_of_the_previous_card_decides,
 );
 
 async fn assert_nothing_stored(db: &TestDb) {
@@ -226,10 +227,13 @@ async fn an_expiry_that_differs_from_ours_is_held_for_review(db: &TestDb) {
     .await;
     assert_eq!(status, 201, "{answer}");
     assert_eq!(answer["status"], "held_for_review");
-    assert_eq!(
-        answer["review"],
-        json!({"expected_expiry": "2035-01-01", "computed_expiry": ours})
-    );
+    assert_eq!(answer["review"]["expected_expiry"], "2035-01-01");
+    assert_eq!(answer["review"]["computed_expiry"], ours.as_str());
+    let reasons = answer["review"]["reasons"].as_array().expect("reasons");
+    assert_eq!(reasons.len(), 1, "{answer}");
+    assert_eq!(reasons[0]["code"], "expected_expiry_differs");
+    assert_eq!(reasons[0]["computed"], ours.as_str());
+    assert_eq!(reasons[0]["other"], "2035-01-01");
     let id = doc["request_id"].as_str().unwrap();
     let (_, shown) = get(server.addr, &format!("/v1/requests/{id}")).await;
     assert_eq!(shown["status"], "held_for_review");
@@ -398,4 +402,118 @@ async fn requests_committed_together_are_each_answered_on_their_own(db: &TestDb)
     let audit = db.store.verify_audit().await.unwrap();
     assert!(audit.is_intact(), "{:?}", audit.problems);
     assert_eq!(audit.records, cards);
+}
+
+/// A request of `kind` with the given qualifications, expected dates removed.
+fn with_groups(kind: &str, id: &str, licence: &str, qualifications: Value) -> Value {
+    let mut doc = fixture_of(kind);
+    doc["request_id"] = json!(id);
+    doc["holder"]["licence_number"] = json!(licence);
+    doc["qualifications"] = qualifications;
+    let o = doc.as_object_mut().unwrap();
+    o.remove("expected_expiry");
+    o.remove("expected_code95");
+    doc
+}
+
+fn codes(answer: &Value) -> Vec<String> {
+    answer["review"]["reasons"]
+        .as_array()
+        .map(|r| {
+            r.iter()
+                .map(|x| x["code"].as_str().unwrap().to_string())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+async fn each_group_gets_its_own_date_and_our_record_of_the_previous_card_decides(db: &TestDb) {
+    let server = Server::start(&db.store).await;
+    let post = |doc: Value| {
+        let addr = server.addr;
+        async move { post_json(addr, "/v1/requests", serde_json::to_vec(&doc).unwrap()).await }
+    };
+
+    // Passengers by a FIMO of 2023, goods by a FIMO of October 2026: two dates, 4b in doubt.
+    let mut two = with_groups(
+        "first_issue",
+        "PG-TWO-GROUPS",
+        "13PG00001",
+        json!([
+            {"group": "goods", "categories": ["C", "CE"], "training": "fimo", "training_end": "2026-10-01"},
+            {"group": "passengers", "categories": ["D"], "training": "fimo", "training_end": "2023-02-10"}
+        ]),
+    );
+    two["expected_code95"] = json!({"goods": "2031-10-01", "passengers": "2031-10-01"});
+    let (status, answer) = post(two).await;
+    assert_eq!(status, 201, "{answer}");
+    assert_eq!(answer["status"], "held_for_review");
+    assert_eq!(
+        answer["code95"],
+        json!({"goods": "2031-10-01", "passengers": "2028-02-10"})
+    );
+    assert_eq!(answer["expiry_date"], "2031-10-01");
+    assert_eq!(
+        codes(&answer),
+        ["expected_code95_differs", "card_expiry_from_two_dates"]
+    );
+    let (_, shown) = get(server.addr, "/v1/requests/PG-TWO-GROUPS").await;
+    assert_eq!(shown["code95"], answer["code95"]);
+    assert_eq!(shown["groups"][1]["code_95"], "95.10.02.2028");
+    assert_eq!(shown["groups"][1]["rule"], "initial_qualification");
+    assert_eq!(codes(&shown), codes(&answer));
+
+    // A date for a group the request does not carry cannot be compared: 422.
+    let mut stray = with_groups(
+        "first_issue",
+        "PG-STRAY",
+        "13PG00002",
+        json!([{"group": "goods", "categories": ["C"], "training": "fimo", "training_end": "2026-10-01"}]),
+    );
+    stray["expected_code95"] = json!({"passengers": "2031-10-01"});
+    let (status, answer) = post(stray).await;
+    assert_eq!(status, 422, "{answer}");
+    assert_eq!(answer["errors"][0]["path"], "expected_code95.passengers");
+
+    // Our card: goods by a FIMO of June 2022, so 95 until 2027-06-10.
+    let first = with_groups(
+        "first_issue",
+        "PG-FIRST",
+        "13PG00003",
+        json!([{"group": "goods", "categories": ["C"], "training": "fimo", "training_end": "2022-06-10"}]),
+    );
+    let holder = first["holder"].clone();
+    let (status, answer) = post(first).await;
+    assert_eq!(status, 201, "{answer}");
+    assert_eq!(answer["status"], "approved");
+    assert_eq!(answer["code95"], json!({"goods": "2027-06-10"}));
+    let number = answer["card_number"].as_str().unwrap().to_string();
+
+    // Its renewal by an FCO of 2026-11-20, within the year before 2027-06-10: the new five
+    // years run from 2027-06-10 — from OUR record, although the portal remembers 2027-01-01.
+    let mut renewal = with_groups(
+        "renewal",
+        "PG-RENEWAL",
+        "13PG00003",
+        json!([{"group": "goods", "categories": ["C"], "training": "fco",
+                "training_end": "2026-11-20", "previous_expiry": "2027-01-01"}]),
+    );
+    renewal["holder"] = holder;
+    renewal["previous_card"] = json!({"number": number, "expiry": "2027-06-10"});
+    renewal["expected_code95"] = json!({"goods": "2032-06-10"});
+    let (status, answer) = post(renewal).await;
+    assert_eq!(status, 201, "{answer}");
+    assert_eq!(answer["code95"], json!({"goods": "2032-06-10"}));
+    assert_eq!(answer["groups"][0]["rule"], "periodic_anticipated");
+    assert_eq!(
+        answer["status"], "held_for_review",
+        "the portal's date differs"
+    );
+    assert_eq!(codes(&answer), ["previous_code95_differs"]);
+    let reason = &answer["review"]["reasons"][0];
+    assert_eq!(
+        (reason["computed"].as_str(), reason["other"].as_str()),
+        (Some("2027-06-10"), Some("2027-01-01"))
+    );
+    server.stop().await;
 }

@@ -167,9 +167,9 @@ impl<'a> Walk<'a> {
             .receive_lot("LOT-WALK", FIRST_SERIAL, FIRST_SERIAL + 199, "walk")
             .await
             .unwrap();
-        let ee = ServiceIndicator::new("EE").unwrap();
+        let ee = ServiceIndicator::new("LA").unwrap();
         db.store
-            .add_s10_range("EE-WALK", ee, 10_000_000, 10_000_999, "walk")
+            .add_s10_range("LA-WALK", ee, 10_000_000, 10_000_999, "walk")
             .await
             .unwrap();
         let pki_dir = tempfile::tempdir().unwrap();
@@ -218,6 +218,16 @@ impl<'a> Walk<'a> {
         let mut doc = common::fixture_of("first_issue");
         doc["request_id"] = json!(format!("WALK-{tag}"));
         doc["expected_expiry"] = Value::Null;
+        doc["expected_code95"] = Value::Null;
+        doc
+    }
+
+    /// A first issue whose initial qualification (FIMO) ended on `training_end`: the card
+    /// expires five years later.
+    fn first_issue_trained(tag: &str, training_end: &str) -> Value {
+        let mut doc = Walk::first_issue(tag);
+        doc["qualifications"][0]["training"] = json!("fimo");
+        doc["qualifications"][0]["training_end"] = json!(training_end);
         doc
     }
 
@@ -237,6 +247,7 @@ impl<'a> Walk<'a> {
         doc["request_id"] = json!(format!("WALK-{tag}"));
         doc["previous_card"] = json!({ "number": number, "expiry": card.expiry_date });
         doc["expected_expiry"] = Value::Null;
+        doc["expected_code95"] = Value::Null;
         match replacement {
             Some(r) => {
                 doc["kind"] = json!("replacement");
@@ -537,9 +548,7 @@ async fn every_documented_transition_is_applied_by_production_code(db: &TestDb) 
     }
     // Two cards that expire on day 40: their training ended five years before that.
     for tag in ["EXP-1", "EXP-2"] {
-        let mut doc = Walk::first_issue(tag);
-        doc["qualifications"][0]["training_end"] = json!("2022-01-06");
-        let n = w.take(doc).await;
+        let n = w.take(Walk::first_issue_trained(tag, "2022-01-06")).await;
         card.insert(tag, n);
     }
     // The portal's expiry differs from ours: held for review.
@@ -1106,10 +1115,11 @@ async fn expiry_runs_from_cron_and_in_serve_and_the_supervisor_commands_refuse_w
     let mut w = Walk::new(db).await;
     let mut numbers = Vec::new();
     for tag in ["X-1", "X-2", "Z", "KEEP"] {
-        let mut doc = Walk::first_issue(tag);
-        if tag != "KEEP" {
-            doc["qualifications"][0]["training_end"] = json!("2021-12-01");
-        }
+        let doc = if tag == "KEEP" {
+            Walk::first_issue(tag)
+        } else {
+            Walk::first_issue_trained(tag, "2021-12-01")
+        };
         numbers.push(w.take(doc).await);
     }
     let [x1, x2, z, keep] = [&numbers[0], &numbers[1], &numbers[2], &numbers[3]];

@@ -62,7 +62,7 @@ fn python_reads_back_every_field_of_a_tricky_manifest() {
     let rows = [
         Row {
             sequence: 1,
-            piece_id: "EE471108151FR",
+            piece_id: "LA471108151FR",
             product: "lettre-suivie",
             address: &dupont,
             postcode: "69003",
@@ -72,7 +72,7 @@ fn python_reads_back_every_field_of_a_tricky_manifest() {
         },
         Row {
             sequence: 2,
-            piece_id: "EE471108165FR",
+            piece_id: "LA471108165FR",
             product: "lettre-suivie",
             address: &hostile,
             postcode: "13001",
@@ -82,7 +82,7 @@ fn python_reads_back_every_field_of_a_tricky_manifest() {
         },
         Row {
             sequence: 3,
-            piece_id: "EE471108179FR",
+            piece_id: "LA471108179FR",
             product: "lettre-suivie",
             address: &munich,
             postcode: "80331",
@@ -103,7 +103,7 @@ fn python_reads_back_every_field_of_a_tricky_manifest() {
         vec![
             b,
             "1",
-            "EE471108151FR",
+            "LA471108151FR",
             "lettre-suivie",
             "DUPONT, JEAN",
             "RESIDENCE \"LES PINS\", BAT A",
@@ -120,7 +120,7 @@ fn python_reads_back_every_field_of_a_tricky_manifest() {
         vec![
             b,
             "2",
-            "EE471108165FR",
+            "LA471108165FR",
             "lettre-suivie",
             "'=HYPERLINK(\"http://x\",\"clic\")",
             "'-12 RUE",
@@ -137,7 +137,7 @@ fn python_reads_back_every_field_of_a_tricky_manifest() {
         vec![
             b,
             "3",
-            "EE471108179FR",
+            "LA471108179FR",
             "lettre-suivie",
             "FRAU ANNA MÜLLER",
             "WOHNUNG 12",
@@ -192,8 +192,8 @@ fn a_line_break_inside_an_address_line_is_refused_by_row() {
     let e = manifest::write(
         "20261127-lettre-suivie-001",
         &[
-            row(1, "EE471108151FR", &ok),
-            row(2, "EE471108165FR", &broken),
+            row(1, "LA471108151FR", &ok),
+            row(2, "LA471108165FR", &broken),
         ],
     )
     .unwrap_err();
@@ -203,7 +203,7 @@ fn a_line_break_inside_an_address_line_is_refused_by_row() {
     );
     assert_eq!(
         e.to_string(),
-        "manifest of batch 20261127-lettre-suivie-001: piece EE471108165FR (sequence 2): \
+        "manifest of batch 20261127-lettre-suivie-001: piece LA471108165FR (sequence 2): \
          address_2 holds a line break"
     );
 }

@@ -146,7 +146,7 @@ async fn every_documented_route_exists(db: &TestDb) {
     for (path, ops) in paths {
         let concrete = path
             .replace("{request_id}", "R-1")
-            .replace("{piece_id}", "EE000000000FR")
+            .replace("{piece_id}", "LA000000000FR")
             .replace("{case_id}", "1")
             .replace("{id}", "1");
         for method in ops.as_object().unwrap().keys() {

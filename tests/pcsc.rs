@@ -61,7 +61,10 @@ fn sample() -> ChipData {
         authority: "MINISTÈRE CHARGÉ DES TRANSPORTS".into(),
         admin_number: "00000006".into(),
         card_number: "F0000000600W".into(),
-        categories: vec!["C1".into(), "C1E".into(), "C".into(), "CE".into()],
+        categories: ["C1", "C1E", "C", "CE"]
+            .into_iter()
+            .map(|c| (c.to_string(), date!(2031 - 11 - 25)))
+            .collect(),
         portrait_jpeg: vec![0xA5; 9_000],
         signature_png: vec![0x3C; 1_500],
     }
@@ -381,14 +384,14 @@ fn the_inserting_bench_reads_the_chip_serial_through_pcscd() {
         )
         .await
         .expect("bind");
-        let ee = ServiceIndicator::new("EE").expect("EE");
+        let la = ServiceIndicator::new("LA").expect("LA");
         db.store
-            .add_s10_range("EE-P", ee, 30_000_000, 30_000_009, "test")
+            .add_s10_range("LA-P", la, 30_000_000, 30_000_009, "test")
             .await
             .expect("range");
         let (piece, _) = db
             .store
-            .piece_for(&numbers[0], ee, "lettre-suivie", "test")
+            .piece_for(&numbers[0], la, "lettre-suivie", "test")
             .await
             .expect("piece");
         (db, numbers[0].clone(), piece.piece_id)

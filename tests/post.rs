@@ -14,8 +14,8 @@ fn clock() -> Clock {
     Clock::fixed_on(date!(2026 - 11 - 26))
 }
 
-fn ee() -> ServiceIndicator {
-    ServiceIndicator::new("EE").unwrap()
+fn la() -> ServiceIndicator {
+    ServiceIndicator::new("LA").unwrap()
 }
 
 on_both_backends!(clock();
@@ -37,22 +37,22 @@ async fn allocate_one(db: &TestDb, service: ServiceIndicator) -> Result<S10Id, R
 
 async fn ids_come_in_order_from_the_oldest_range_then_the_next(db: &TestDb) {
     let s = &db.store;
-    s.add_s10_range("EE-B", ee(), 500, 501, "test")
+    s.add_s10_range("LA-B", la(), 500, 501, "test")
         .await
         .unwrap();
-    s.add_s10_range("EE-A", ee(), 47110815, 47110816, "test")
+    s.add_s10_range("LA-A", la(), 47110815, 47110816, "test")
         .await
         .unwrap();
     let mut got = Vec::new();
     for _ in 0..4 {
-        got.push(allocate_one(db, ee()).await.unwrap().to_string());
+        got.push(allocate_one(db, la()).await.unwrap().to_string());
     }
     // The lower range first, whatever the order they were added in; every id valid.
     assert_eq!(
         got[0],
-        format!("EE00000500{}FR", cqcfab::post::s10::check_digit(500))
+        format!("LA00000500{}FR", cqcfab::post::s10::check_digit(500))
     );
-    assert_eq!(got[2], "EE471108151FR");
+    assert_eq!(got[2], "LA471108151FR");
     for id in &got {
         id.parse::<S10Id>().unwrap();
     }
@@ -63,30 +63,30 @@ async fn ids_come_in_order_from_the_oldest_range_then_the_next(db: &TestDb) {
 
 async fn overlapping_and_duplicate_ranges_are_refused(db: &TestDb) {
     let s = &db.store;
-    s.add_s10_range("EE-1", ee(), 1000, 1999, "test")
+    s.add_s10_range("LA-1", la(), 1000, 1999, "test")
         .await
         .unwrap();
     let e = s
-        .add_s10_range("EE-2", ee(), 1999, 2999, "test")
+        .add_s10_range("LA-2", la(), 1999, 2999, "test")
         .await
         .unwrap_err();
     assert!(
-        matches!(e, RangeError::Overlap { ref other, .. } if other == "EE-1"),
+        matches!(e, RangeError::Overlap { ref other, .. } if other == "LA-1"),
         "{e}"
     );
-    assert!(e.to_string().contains("overlap range EE-1"), "{e}");
+    assert!(e.to_string().contains("overlap range LA-1"), "{e}");
     let e = s
-        .add_s10_range("EE-1", ee(), 5000, 5999, "test")
+        .add_s10_range("LA-1", la(), 5000, 5999, "test")
         .await
         .unwrap_err();
     assert!(matches!(e, RangeError::Duplicate(_)), "{e}");
     // The same serials under another service indicator are other ids.
-    let la = ServiceIndicator::new("LA").unwrap();
-    s.add_s10_range("LA-1", la, 1000, 1999, "test")
+    let ra = ServiceIndicator::new("RA").unwrap();
+    s.add_s10_range("RA-1", ra, 1000, 1999, "test")
         .await
         .unwrap();
     let e = s
-        .add_s10_range("EE-3", ee(), 10, 5, "test")
+        .add_s10_range("LA-3", la(), 10, 5, "test")
         .await
         .unwrap_err();
     assert!(matches!(e, RangeError::Bounds { .. }), "{e}");
@@ -96,36 +96,36 @@ async fn overlapping_and_duplicate_ranges_are_refused(db: &TestDb) {
 async fn an_exhausted_service_says_so(db: &TestDb) {
     let s = &db.store;
     assert!(matches!(
-        allocate_one(db, ee()).await,
+        allocate_one(db, la()).await,
         Err(RangeError::Exhausted(_))
     ));
-    s.add_s10_range("EE-1", ee(), 7, 7, "test").await.unwrap();
-    allocate_one(db, ee()).await.unwrap();
-    let e = allocate_one(db, ee()).await.unwrap_err();
+    s.add_s10_range("LA-1", la(), 7, 7, "test").await.unwrap();
+    allocate_one(db, la()).await.unwrap();
+    let e = allocate_one(db, la()).await.unwrap_err();
     assert!(
-        e.to_string().contains("no S10 id left for service EE"),
+        e.to_string().contains("no S10 id left for service LA"),
         "{e}"
     );
 }
 
 async fn a_rolled_back_allocation_gives_its_id_back(db: &TestDb) {
     let s = &db.store;
-    s.add_s10_range("EE-1", ee(), 100, 199, "test")
+    s.add_s10_range("LA-1", la(), 100, 199, "test")
         .await
         .unwrap();
     let mut tx = s.begin().await.unwrap();
-    let first = s10::allocate(&mut tx, ee()).await.unwrap();
+    let first = s10::allocate(&mut tx, la()).await.unwrap();
     tx.rollback().await.unwrap();
-    let again = allocate_one(db, ee()).await.unwrap();
+    let again = allocate_one(db, la()).await.unwrap();
     assert_eq!(first, again);
-    let next = allocate_one(db, ee()).await.unwrap();
+    let next = allocate_one(db, la()).await.unwrap();
     assert_eq!(next.serial(), 101);
 }
 
 async fn concurrent_allocations_never_share_an_id(db: &TestDb) {
     let s = &db.store;
-    s.add_s10_range("EE-1", ee(), 0, 99, "test").await.unwrap();
-    s.add_s10_range("EE-2", ee(), 1000, 1099, "test")
+    s.add_s10_range("LA-1", la(), 0, 99, "test").await.unwrap();
+    s.add_s10_range("LA-2", la(), 1000, 1099, "test")
         .await
         .unwrap();
     let mut tasks = Vec::new();
@@ -135,7 +135,7 @@ async fn concurrent_allocations_never_share_an_id(db: &TestDb) {
             let mut ids = Vec::new();
             for _ in 0..25 {
                 let mut tx = store.begin().await.unwrap();
-                ids.push(s10::allocate(&mut tx, ee()).await.unwrap());
+                ids.push(s10::allocate(&mut tx, la()).await.unwrap());
                 tx.commit().await.unwrap();
             }
             ids
@@ -149,7 +149,7 @@ async fn concurrent_allocations_never_share_an_id(db: &TestDb) {
     }
     assert_eq!(all.len(), 200);
     assert!(matches!(
-        allocate_one(db, ee()).await,
+        allocate_one(db, la()).await,
         Err(RangeError::Exhausted(_))
     ));
 }
@@ -162,7 +162,7 @@ async fn a_personalised_card_gets_one_piece_and_its_letters(db: &TestDb) {
     numbers.sort();
     // Still in production: no envelope.
     let e = s
-        .piece_for(&numbers[0], ee(), "lettre-suivie", "test")
+        .piece_for(&numbers[0], la(), "lettre-suivie", "test")
         .await
         .unwrap_err();
     assert!(matches!(e, PieceError::NotPersonalised { .. }), "{e}");
@@ -170,23 +170,23 @@ async fn a_personalised_card_gets_one_piece_and_its_letters(db: &TestDb) {
     assert_eq!(s.cards_awaiting_piece().await.unwrap(), numbers[..2]);
     // No range yet: said plainly.
     let e = s
-        .piece_for(&numbers[0], ee(), "lettre-suivie", "test")
+        .piece_for(&numbers[0], la(), "lettre-suivie", "test")
         .await
         .unwrap_err();
     assert!(e.to_string().contains("no S10 id left"), "{e}");
-    s.add_s10_range("EE-1", ee(), 47110815, 47110899, "test")
+    s.add_s10_range("LA-1", la(), 47110815, 47110899, "test")
         .await
         .unwrap();
     let (piece, made) = s
-        .piece_for(&numbers[0], ee(), "lettre-suivie", "test")
+        .piece_for(&numbers[0], la(), "lettre-suivie", "test")
         .await
         .unwrap();
     assert!(made);
-    assert_eq!(piece.piece_id, "EE471108151FR");
+    assert_eq!(piece.piece_id, "LA471108151FR");
     assert!(!piece.address_lines().is_empty());
     // Asking again gives the same piece, and no id is spent.
     let (again, made) = s
-        .piece_for(&numbers[0], ee(), "lettre-suivie", "test")
+        .piece_for(&numbers[0], la(), "lettre-suivie", "test")
         .await
         .unwrap();
     assert!(!made);
@@ -219,7 +219,7 @@ async fn a_personalised_card_gets_one_piece_and_its_letters(db: &TestDb) {
     let next = 47110816;
     assert_eq!(
         id,
-        &format!("EE{next:08}{}FR", cqcfab::post::s10::check_digit(next))
+        &format!("LA{next:08}{}FR", cqcfab::post::s10::check_digit(next))
     );
     let letter = std::fs::read(out.path().join(format!("{id}.carrier.pdf"))).unwrap();
     let (found, _) = common::scan::scan_pdf(&letter, out.path());
@@ -254,7 +254,7 @@ async fn a_letters_run_the_ranges_cannot_cover_makes_nothing(db: &TestDb) {
     let s = &db.store;
     let numbers = common::production::rendered_cards(db, 3).await;
     common::production::mark_personalised(db, &numbers).await;
-    s.add_s10_range("EE-SMALL", ee(), 100, 101, "test")
+    s.add_s10_range("LA-SMALL", la(), 100, 101, "test")
         .await
         .unwrap();
     let out = tempfile::tempdir().unwrap();
@@ -262,7 +262,7 @@ async fn a_letters_run_the_ranges_cannot_cover_makes_nothing(db: &TestDb) {
     let (ok, text) = letters_run(db, out.path());
     assert!(!ok, "{text}");
     assert!(
-        text.contains("3 card(s) wait for a carrier but only 2 S10 id(s) of service EE"),
+        text.contains("3 card(s) wait for a carrier but only 2 S10 id(s) of service LA"),
         "{text}"
     );
     assert!(text.contains("nothing was made"), "{text}");
@@ -270,14 +270,14 @@ async fn a_letters_run_the_ranges_cannot_cover_makes_nothing(db: &TestDb) {
     assert_eq!(s.s10_ranges().await.unwrap()[0].next_serial, 100);
     assert!(std::fs::read_dir(out.path()).unwrap().next().is_none());
     // The next range arrives: the run goes through, and warns that ids are running low.
-    s.add_s10_range("EE-NEXT", ee(), 200, 1199, "test")
+    s.add_s10_range("LA-NEXT", la(), 200, 1199, "test")
         .await
         .unwrap();
     let (ok, text) = letters_run(db, out.path());
     assert!(ok, "{text}");
     assert!(text.contains("3 carrier letter(s)"), "{text}");
     assert!(
-        text.contains("only 999 S10 id(s) of service EE are left"),
+        text.contains("only 999 S10 id(s) of service LA are left"),
         "{text}"
     );
     assert!(s.cards_awaiting_piece().await.unwrap().is_empty());
@@ -302,7 +302,7 @@ fn a_carrier_letter_scans_with_zbarimg_and_passes_qpdf() {
     .expect("address");
     let block: Vec<String> = address.lines().iter().map(|l| l.text.clone()).collect();
     let carrier = Carrier {
-        piece: "EE471108151FR".parse().unwrap(),
+        piece: "LA471108151FR".parse().unwrap(),
         card_number: "F0000000600G",
         address: &block,
         date_fr: "Paris, le 26 novembre 2026",
@@ -315,7 +315,7 @@ fn a_carrier_letter_scans_with_zbarimg_and_passes_qpdf() {
         std::fs::write(keep, &bytes).unwrap();
     }
     let (found, _) = common::scan::scan_pdf(&bytes, dir.path());
-    assert_eq!(found, ["CODE-128:EE471108151FR", "QR-Code:EE471108151FR"]);
+    assert_eq!(found, ["CODE-128:LA471108151FR", "QR-Code:LA471108151FR"]);
 }
 
 /// A return coupon as the quality desk scans it: the coupon code as Code 128 and QR.

@@ -58,6 +58,29 @@ fn eight_categories() -> Value {
     doc
 }
 
+/// A two-group driver whose groups end on different dates: goods by a FIMO of October 2026
+/// (95 until 2031), passengers by a FIMO of February 2023 (95 until 2028). Each category on
+/// side 2 carries its own group's date.
+fn two_groups() -> Value {
+    let mut doc = eight_categories();
+    doc["request_id"] = json!("GOLD-TWO-GROUPS");
+    doc["holder"]["licence_number"] = json!("13AB00078");
+    doc.as_object_mut()
+        .expect("object")
+        .remove("expected_expiry");
+    for q in doc["qualifications"].as_array_mut().expect("array") {
+        let goods = q["group"] == "goods";
+        q["categories"] = if goods {
+            json!(["C", "CE"])
+        } else {
+            json!(["D"])
+        };
+        q["training"] = json!("fimo");
+        q["training_end"] = json!(if goods { "2026-10-01" } else { "2023-02-10" });
+    }
+    doc
+}
+
 async fn take_in(db: &TestDb, docs: &[Value]) {
     let intake = Intake::new(db.store.clone());
     for doc in docs {
@@ -237,7 +260,7 @@ async fn a_name_the_card_cannot_show_stops_production_with_the_reason(db: &TestD
 
 /// The golden cards: typical, other EU scripts, long names (shrunk, broken, abbreviated),
 /// four categories and eight.
-const GOLDEN: [(&str, &str); 7] = [
+const GOLDEN: [(&str, &str); 8] = [
     ("FIX-2026-000000", "typical"),
     ("FIX-2026-000004", "polish"),
     ("FIX-2026-000005", "romanian"),
@@ -245,6 +268,7 @@ const GOLDEN: [(&str, &str); 7] = [
     ("FIX-2026-000019", "long-given-names"),
     ("FIX-2026-000020", "long-surname"),
     ("GOLD-EIGHT-CATEGORIES", "eight-categories"),
+    ("GOLD-TWO-GROUPS", "two-groups"),
 ];
 
 /// Pixels may differ by rounding between builds and machines, never by a moved element: at
@@ -286,6 +310,7 @@ async fn golden_cards_look_as_approved() {
     let db = TestDb::sqlite(clock()).await;
     let mut docs: Vec<Value> = GOLDEN[..6].iter().map(|(id, _)| fixture(id)).collect();
     docs.push(eight_categories());
+    docs.push(two_groups());
     take_in(&db, &docs).await;
     let renderer = renderer();
     let dir = repo_path("tests/golden");
@@ -301,6 +326,104 @@ async fn golden_cards_look_as_approved() {
                 &dir.join(format!("{name}-{side}.png")),
             );
         }
+    }
+    db.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn side_2_shows_each_category_with_its_own_group_date() {
+    let db = TestDb::sqlite(clock()).await;
+    take_in(&db, &[two_groups()]).await;
+    let card = db
+        .store
+        .card_by_request("GOLD-TWO-GROUPS")
+        .await
+        .unwrap()
+        .expect("card");
+    // Two dates on one card: field 4b waits for a supervisor (docs/validity.md).
+    assert_eq!(card.state, "held_for_review");
+    let data = CardData::from_record(&card, DEFAULT_AUTHORITY, None).expect("card data");
+    use cqcfab::render::layout::Field;
+    let rows: Vec<(Option<&str>, Option<&str>)> = (1..=4)
+        .map(|n| {
+            (
+                data.get(Field::CategoryRow(n)),
+                data.get(Field::Code95Row(n)),
+            )
+        })
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            (Some("C"), Some("95.01.10.2031")),
+            (Some("CE"), Some("95.01.10.2031")),
+            (Some("D"), Some("95.10.02.2028")),
+            (None, None),
+        ]
+    );
+    assert_eq!(data.get(Field::ExpiryDate), Some("01.10.2031"));
+    db.cleanup().await;
+}
+
+/// Millimetres to the pixel grid of a 300-dpi bitmap.
+fn px_box(x: f32, y: f32, w: f32, h: f32) -> (u32, u32, u32, u32) {
+    let px = |mm: f32| raster::px(mm).max(0.0) as u32;
+    (px(x), px(y), px(x + w), px(y + h))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_personalisation_ink_falls_on_the_chip_contacts() {
+    let db = TestDb::sqlite(clock()).await;
+    let ids = [
+        "GOLD-EIGHT-CATEGORIES",
+        "FIX-2026-000019",
+        "FIX-2026-000020",
+    ];
+    take_in(&db, &[eight_categories(), fixture(ids[1]), fixture(ids[2])]).await;
+    let renderer = renderer();
+    let layout = cqcfab::render::layout::Layout::parse(
+        "card-back.toml",
+        &std::fs::read_to_string(repo_path("layouts/card-back.toml")).unwrap(),
+    )
+    .unwrap();
+    let chip = layout
+        .elements
+        .iter()
+        .find(|e| e.kind == cqcfab::render::layout::Kind::Chip)
+        .expect("the back reserves the chip's contacts");
+    // ISO/IEC 7816-2: the contact field lies 10.25-19.87 mm from the left edge and
+    // 19.23-28.55 mm from the top; the reserved plate must cover it.
+    assert!(chip.x <= 10.25 && chip.x + chip.w >= 19.87, "{chip:?}");
+    assert!(chip.y <= 19.23 && chip.y + chip.h >= 28.55, "{chip:?}");
+    let (x0, y0, x1, y1) = px_box(chip.x, chip.y, chip.w, chip.h);
+    for id in ids {
+        let render = render_again(&db, &renderer, id).await;
+        let png = &render.output(BACK_PERSONALISATION).unwrap().bytes;
+        let ink = image::load_from_memory(png).unwrap().to_luma8();
+        let mut dark = 0;
+        for y in y0..y1 {
+            for x in x0..x1 {
+                if ink.get_pixel(x, y).0[0] < 250 {
+                    dark += 1;
+                }
+            }
+        }
+        assert_eq!(dark, 0, "{id}: {dark} inked pixels on the chip's contacts");
+        // The personalisation does reach the rows around it: the test looks at real ink.
+        let all_dark = ink.pixels().filter(|p| p.0[0] < 128).count();
+        assert!(
+            all_dark > 1000,
+            "{id}: the back carries data ({all_dark} px)"
+        );
+        // And the preview shows the plate where the module goes.
+        let preview = image::load_from_memory(&render.output(BACK_PREVIEW).unwrap().bytes)
+            .unwrap()
+            .to_rgb8();
+        let centre = preview.get_pixel((x0 + x1) / 2 - 20, (y0 + y1) / 2 - 30).0;
+        assert!(
+            centre[0] > 150 && centre[2] < 120,
+            "{id}: the preview shows the gold plate, got {centre:?}"
+        );
     }
     db.cleanup().await;
 }

@@ -205,7 +205,7 @@ async fn a_piece_that_never_left_or_is_unknown_changes_nothing(db: &TestDb) {
     assert!(e.to_string().contains(piece.as_str()), "{e}");
     assert_eq!(card_state(db, card).await, "personalised");
     let e = s
-        .record_return("EE999999995FR", ReturnReason::Npai, by(), DAY_MS)
+        .record_return("LA999999995FR", ReturnReason::Npai, by(), DAY_MS)
         .await
         .unwrap_err();
     assert!(matches!(e, ReturnError::UnknownPiece(_)), "{e}");
@@ -285,9 +285,9 @@ async fn a_late_return_of_an_old_piece_never_touches_the_newer_one(db: &TestDb) 
     )
     .await
     .unwrap();
-    let ee = cqcfab::post::s10::ServiceIndicator::new("EE").unwrap();
+    let la = cqcfab::post::s10::ServiceIndicator::new("LA").unwrap();
     let (new_piece, _) = s
-        .piece_for(card, ee, common::production::PRODUCT, "test")
+        .piece_for(card, la, common::production::PRODUCT, "test")
         .await
         .unwrap();
     common::production::post(
@@ -462,13 +462,13 @@ async fn the_mailroom_station_reads_a_serial_scanner_and_answers_through_the_ser
     send_scan(&mut scanner, format!("{piece1}{piece2}\r").as_bytes());
     out.expect("DEUX CODES COLLÉS");
     // A partial code then silence; a code ended by the wrong terminator; garbage.
-    send_scan(&mut scanner, b"EE1234");
+    send_scan(&mut scanner, b"LA1234");
     out.expect("LECTURE ILLISIBLE");
     send_scan(&mut scanner, format!("{piece1}\t").as_bytes());
     out.expect("LECTURE ILLISIBLE");
     send_scan(&mut scanner, b"HELLO-WORLD\r");
     out.expect("CODE INCONNU");
-    send_scan(&mut scanner, b"EE999999995FR\r");
+    send_scan(&mut scanner, b"LA999999995FR\r");
     out.expect("PLI INCONNU");
 
     // Unplugged mid-shift, plugged back: the station carries on.
@@ -583,18 +583,18 @@ async fn the_holders_decision_sends_the_card_again_from_its_slot(db: &TestDb) {
             .contains("already answered resend"),
         "{a}"
     );
-    let (status, _) = decide(&server, "EE999999995FR", json!({ "action": "resend" })).await;
+    let (status, _) = decide(&server, "LA999999995FR", json!({ "action": "resend" })).await;
     assert_eq!(status, 404);
 
     // Both cards are due for a new carrier; the readdressed one goes to the new address.
     let mut due = s.cards_awaiting_piece().await.unwrap();
     due.sort();
     assert_eq!(due, [card0.clone(), card1.clone()]);
-    let ee = cqcfab::post::s10::ServiceIndicator::new("EE").unwrap();
+    let la = cqcfab::post::s10::ServiceIndicator::new("LA").unwrap();
     let mut new_pieces = Vec::new();
     for card in [card0, card1] {
         let (p, made) = s
-            .piece_for(card, ee, common::production::PRODUCT, "test")
+            .piece_for(card, la, common::production::PRODUCT, "test")
             .await
             .unwrap();
         assert!(made);

@@ -204,6 +204,14 @@ async fn card_personalised_reaches_the_portal_when_the_chip_is_bound(db: &TestDb
         assert_eq!(data["kind"], "first_issue");
         assert_eq!(data["expiry_date"], c.expiry_date.as_str());
         assert_eq!(data["previous_card"], Value::Null);
+        let groups = c.groups().unwrap();
+        assert!(!groups.is_empty());
+        for g in groups {
+            assert_eq!(
+                data["code95"][g.group.as_str()],
+                g.expiry.to_string().as_str()
+            );
+        }
         // Personalised on the test's fixed clock, noon in Paris.
         assert_eq!(data["personalised_at"], "2026-11-27T11:00:00Z");
         for personal in [

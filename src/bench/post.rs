@@ -8,7 +8,8 @@ use std::time::{Duration, Instant};
 use super::{BenchError, Percentiles, Row};
 use crate::domain::card_number::{CardNumber, HolderNumber};
 use crate::post::manifest;
-use crate::post::s10::{S10Id, ServiceIndicator};
+use crate::post::product::{Catalogue, DEFAULT_PRODUCT};
+use crate::post::s10::S10Id;
 use crate::post::{coupon, letter};
 use crate::store::Store;
 
@@ -23,7 +24,10 @@ pub struct BenchPiece {
 /// `n` distinct pieces with realistic addresses across the départements.
 pub fn pieces(n: usize) -> Result<Vec<BenchPiece>, BenchError> {
     let fixture = |e: &dyn std::fmt::Display| BenchError::Fixture(e.to_string());
-    let ee = ServiceIndicator::new("EE").map_err(|e| fixture(&e))?;
+    let service = Catalogue::default()
+        .get(DEFAULT_PRODUCT)
+        .map_err(|e| fixture(&e))?
+        .service();
     (0..n)
         .map(|i| {
             let serial = 20_000_000 + i as u32;
@@ -38,7 +42,7 @@ pub fn pieces(n: usize) -> Result<Vec<BenchPiece>, BenchError> {
             address.push(format!("{} RUE DES LILAS", 1 + i % 180));
             address.push(format!("{:05} VILLE-{}", 1000 + (i * 7919) % 94000, i % 97));
             Ok(BenchPiece {
-                piece: S10Id::new(ee, serial).map_err(|e| fixture(&e))?,
+                piece: S10Id::new(service, serial).map_err(|e| fixture(&e))?,
                 card_number: card.to_string(),
                 address,
                 holder: format!("Claire Martin-{i}"),

@@ -27,8 +27,9 @@ pub struct ChipData {
     pub authority: String,
     pub admin_number: String,
     pub card_number: String,
-    /// Vehicle categories (C1 … DE), each with the card's issue and expiry and code 95.
-    pub categories: Vec<String>,
+    /// Vehicle categories (C1 … DE) in card order, each with its group's code-95 date
+    /// (docs/validity.md): DG1's category entries carry the card's issue date and that date.
+    pub categories: Vec<(String, Date)>,
     /// Grey portrait as JPEG, the same bytes the proof embeds.
     pub portrait_jpeg: Vec<u8>,
     /// Signature as a PNG.
@@ -65,11 +66,11 @@ pub fn build(d: &ChipData) -> Result<ChipFiles, TlvError> {
         ],
     )?;
     let mut cats = vec![p(0x02, &[d.categories.len().min(255) as u8])?];
-    for cat in &d.categories {
+    for (cat, expiry) in &d.categories {
         let entry = format!(
             "{cat};{};{};95;;",
             ddmmyyyy(d.issue_date),
-            ddmmyyyy(d.expiry_date)
+            ddmmyyyy(*expiry)
         );
         cats.push(p(0x87, entry.as_bytes())?);
     }
@@ -107,7 +108,11 @@ impl ChipData {
             authority: "MINISTÈRE CHARGÉ DES TRANSPORTS".into(),
             admin_number: "00000002".into(),
             card_number: "F0000000200B".into(),
-            categories: vec!["C".into(), "CE".into()],
+            categories: vec![
+                ("C".into(), time::macros::date!(2031 - 10 - 30)),
+                ("CE".into(), time::macros::date!(2031 - 10 - 30)),
+                ("D".into(), time::macros::date!(2029 - 05 - 10)),
+            ],
             portrait_jpeg: vec![0xFF, 0xD8, 0xFF, 0xD9],
             signature_png: vec![0x89, b'P', b'N', b'G'],
         }
@@ -130,8 +135,9 @@ mod tests {
         assert_eq!(dg1.find(0x5F0B).unwrap().text(), "30102031");
         assert_eq!(dg1.find(0x5F0E).unwrap().text(), "F0000000200B");
         let cats = dg1.find(0x7F63).unwrap();
-        assert_eq!(cats.children[0].value, [2]);
+        assert_eq!(cats.children[0].value, [3]);
         assert_eq!(cats.children[2].text(), "CE;26112026;30102031;95;;");
+        assert_eq!(cats.children[3].text(), "D;26112026;10052029;95;;");
         let com = tlv::parse(&files[0].1).unwrap();
         assert_eq!(com.find(0x5C).unwrap().value, [0x61, 0x67, 0x75]);
         let dg6 = tlv::parse(&files[3].1).unwrap();

@@ -4,6 +4,7 @@ use time::Date;
 
 use super::data_groups::ChipData;
 use crate::domain::card_number::CardNumber;
+use crate::domain::qualification::CardGroup;
 use crate::render::card_data::DataError;
 use crate::store::cards::CardRecord;
 
@@ -31,6 +32,10 @@ pub fn chip_data(
         card: card.card_number.clone(),
         what,
     };
+    let groups = card.groups().map_err(|e| DataError::Groups {
+        card: card.card_number.clone(),
+        why: e.to_string(),
+    })?;
     let admin_number = CardNumber::parse(&card.card_number)
         .map(|n| format!("{:08}", n.holder().value()))
         .unwrap_or_default();
@@ -56,7 +61,10 @@ pub fn chip_data(
         authority: authority.to_string(),
         admin_number,
         card_number: card.card_number.clone(),
-        categories: serde_json::from_str(&card.categories).unwrap_or_default(),
+        categories: CardGroup::per_category(&groups)
+            .into_iter()
+            .map(|(c, d)| (c.as_str().to_string(), d))
+            .collect(),
         portrait_jpeg,
         signature_png,
     })

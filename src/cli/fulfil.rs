@@ -8,16 +8,16 @@ use std::time::Instant;
 
 use serde_json::json;
 
-use crate::post::s10::ServiceIndicator;
+use crate::post::product::Catalogue;
 use crate::station::insert::{Answer, Line, Scan};
 use crate::store::Store;
 use crate::store::batches::Manifest;
 
-/// The demo's postal product and its S10 service indicator.
-const PRODUCT: &str = "lettre-suivie";
-const SERVICE: &str = "EE";
-/// The range the demo asks for when the database has none (serials of a test allotment).
-const DEMO_RANGE: (&str, u32, u32) = ("EE-DEMO", 10_000_000, 10_999_999);
+/// The demo's postal product (its S10 service indicator comes from the configuration).
+const PRODUCT: &str = crate::post::product::DEFAULT_PRODUCT;
+/// The serials the demo asks for when the database has no range of the product's service
+/// indicator (a test allotment), recorded as range `<service>-DEMO`.
+const DEMO_SERIALS: (u32, u32) = (10_000_000, 10_999_999);
 
 /// What a fulfilment round did.
 pub(crate) struct Fulfilled {
@@ -66,26 +66,27 @@ impl Fulfilled {
 /// and the seconds it took.
 pub(crate) async fn letters_stage(
     store: &Store,
+    products: &Catalogue,
     out: &Path,
     previews: usize,
 ) -> anyhow::Result<(Vec<(String, String)>, f64)> {
     let started = Instant::now();
-    let service = ServiceIndicator::new(SERVICE)?;
+    let product = products.get(PRODUCT)?;
+    let service = product.service();
     if !store
         .s10_ranges()
         .await?
         .iter()
-        .any(|r| r.service == SERVICE)
+        .any(|r| r.service == service.as_str())
     {
-        let (id, first, last) = DEMO_RANGE;
+        let (first, last) = DEMO_SERIALS;
         store
-            .add_s10_range(id, service, first, last, "demo")
+            .add_s10_range(&format!("{service}-DEMO"), service, first, last, "demo")
             .await?;
     }
     let letters_dir = out.join("post").join("letters");
     let pairs =
-        super::post::make_letters(store, &letters_dir, service, PRODUCT, "demo-post", previews)
-            .await?;
+        super::post::make_letters(store, &letters_dir, product, "demo-post", previews).await?;
     let seconds = started.elapsed().as_secs_f64();
     println!(
         "{} carrier letter(s) and return coupon(s) in {} ({seconds:.1} s)",

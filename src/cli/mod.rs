@@ -2,6 +2,7 @@
 
 mod audit;
 mod bench;
+mod certificate;
 pub mod chip;
 mod custody;
 mod demo;
@@ -83,6 +84,9 @@ enum Command {
     /// Render one card: the PDF proof and the 300-dpi bitmaps (previews and the personalisation
     /// layers that go to the printer), written to --out with their SHA-256.
     Render(render::RenderArgs),
+    /// Write the certificate of qualification of an accepted request (A4 PDF, the same
+    /// document the portal downloads): docs/certificate.md.
+    Certificate(certificate::CertificateArgs),
     /// Show what the bureau holds: cards by state, jobs by kind and state, the audit chain head.
     Status,
     /// Audit trail tools.
@@ -198,6 +202,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Serve(args) => serve::run(&load(&overrides)?, &args).await,
         Command::Import(args) => import::run(&load(&overrides)?, args).await,
         Command::Render(args) => render::run(&load(&overrides)?, args).await,
+        Command::Certificate(args) => certificate::run(&load(&overrides)?, args).await,
         Command::Status => status::run(&load(&overrides)?).await,
         Command::Audit(cmd) => audit::run(&load(&overrides)?, cmd).await,
         Command::Demo(args) => demo::run(&overrides, args).await,

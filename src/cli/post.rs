@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::{Args, Subcommand};
 
 use crate::config::Config;
+use crate::post::product::{DEFAULT_PRODUCT, Product};
 use crate::post::s10::ServiceIndicator;
 
 #[derive(Debug, Subcommand)]
@@ -80,18 +81,17 @@ pub struct LettersArgs {
     /// Where the PDFs go: <piece id>.carrier.pdf and <piece id>.coupon.pdf.
     #[arg(long)]
     pub out: std::path::PathBuf,
-    /// The S10 service indicator of the product.
-    #[arg(long, default_value = "EE")]
-    pub service: String,
-    /// The postal product, as named in the manifest.
-    #[arg(long, default_value = "lettre-suivie")]
+    /// The postal product, as named in the manifest; its ids take the product's S10 service
+    /// indicator ([post.products] in the configuration, docs/post.md).
+    #[arg(long, default_value = DEFAULT_PRODUCT)]
     pub product: String,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum RangeCommand {
-    /// Record a range of 8-digit serials for a service indicator; refused when it overlaps a
-    /// range of the same service indicator or reuses a range id.
+    /// Record a range of 8-digit serials allotted for a postal product; refused when its
+    /// service indicator does not fit the product, when it overlaps a range of the same
+    /// service indicator or reuses a range id.
     Add(RangeAddArgs),
     /// Every range: its serials, the next id to hand out, how many are left.
     List,
@@ -99,12 +99,17 @@ pub enum RangeCommand {
 
 #[derive(Debug, Args)]
 pub struct RangeAddArgs {
-    /// The range's name, as on the post's allotment (e.g. EE-2026-1).
+    /// The range's name, as on the post's allotment (e.g. LA-2026-1).
     #[arg(long)]
     pub id: String,
-    /// Two capital letters, not starting with J, K, S, T or W (reserved by the UPU).
+    /// The postal product the range was allotted for.
+    #[arg(long, default_value = DEFAULT_PRODUCT)]
+    pub product: String,
+    /// The range's S10 service indicator (two capitals) [default: the product's]; it must be
+    /// of the product's kind (L… for lettre-suivie, R… for lettre-recommandee) and the one
+    /// configured for it.
     #[arg(long)]
-    pub service: String,
+    pub service: Option<String>,
     /// First serial (up to 8 digits).
     #[arg(long)]
     pub first: u32,
@@ -130,13 +135,18 @@ pub async fn run(config: &Config, cmd: PostCommand) -> anyhow::Result<ExitCode> 
     let store = super::open_store(config).await?;
     match cmd {
         RangeCommand::Add(a) => {
-            let service = ServiceIndicator::new(&a.service)?;
+            let product = config.products.get(&a.product)?;
+            let service = match &a.service {
+                Some(s) => product.range_service(ServiceIndicator::new(s)?)?,
+                None => product.service(),
+            };
             store
                 .add_s10_range(&a.id, service, a.first, a.last, "cli")
                 .await?;
             println!(
-                "range {} added: {service}{:08}..{service}{:08} ({} ids)",
+                "range {} added for {}: {service}{:08}..{service}{:08} ({} ids)",
                 a.id,
+                product.name(),
                 a.first,
                 a.last,
                 a.last - a.first + 1
@@ -144,18 +154,29 @@ pub async fn run(config: &Config, cmd: PostCommand) -> anyhow::Result<ExitCode> 
         }
         RangeCommand::List => {
             println!(
-                "{:<16} {:<7} {:>8} {:>8} {:>8} {:>8}",
+                "{:<16} {:<7} {:>8} {:>8} {:>8} {:>8}  used by",
                 "range", "service", "first", "last", "next", "left"
             );
             for l in store.s10_ranges().await? {
+                let users: Vec<&str> = config
+                    .products
+                    .iter()
+                    .filter(|p| p.service().as_str() == l.service)
+                    .map(Product::name)
+                    .collect();
                 println!(
-                    "{:<16} {:<7} {:>08} {:>08} {:>08} {:>8}",
+                    "{:<16} {:<7} {:>08} {:>08} {:>08} {:>8}  {}",
                     l.range_id,
                     l.service,
                     l.first_serial,
                     l.last_serial,
                     l.next_serial,
-                    l.left()
+                    l.left(),
+                    if users.is_empty() {
+                        "(no product: check [post.products])".to_string()
+                    } else {
+                        users.join(", ")
+                    }
                 );
             }
         }
@@ -335,9 +356,9 @@ pub(crate) fn write_whole(path: &std::path::Path, bytes: &[u8]) -> anyhow::Resul
 }
 
 async fn letters(config: &Config, args: LettersArgs) -> anyhow::Result<ExitCode> {
-    let service = ServiceIndicator::new(&args.service)?;
+    let product = config.products.get(&args.product)?;
     let store = super::open_store(config).await?;
-    let made = make_letters(&store, &args.out, service, &args.product, "cli", 0).await?;
+    let made = make_letters(&store, &args.out, product, "cli", 0).await?;
     println!(
         "{} carrier letter(s) and return coupon(s) written to {}",
         made.len(),
@@ -350,20 +371,22 @@ async fn letters(config: &Config, args: LettersArgs) -> anyhow::Result<ExitCode>
 /// Below this many S10 ids left after a run, the operator is warned to ask for a new range.
 const LOW_WATER: usize = 1000;
 
-/// Gives every personalised card without an envelope its piece and writes its carrier
-/// letter and return coupon into `out` (PDF; the first `previews` pieces also as PNG pictures
-/// of both sheets). Returns (piece id, card number) pairs.
+/// Gives every personalised card without an envelope its piece of `product` (an id of the
+/// product's service indicator) and writes its carrier letter and return coupon into `out`
+/// (PDF; the first `previews` pieces also as PNG pictures of both sheets). Returns (piece id,
+/// card number) pairs.
 pub(crate) async fn make_letters(
     store: &crate::store::Store,
     out: &std::path::Path,
-    service: ServiceIndicator,
-    product: &str,
+    product: &Product,
     actor: &str,
     previews: usize,
 ) -> anyhow::Result<Vec<(String, String)>> {
     use crate::domain::card_number::CardNumber;
     use crate::post::{coupon, letter};
     use anyhow::Context;
+
+    let service = product.service();
 
     std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
     let fonts = crate::render::fonts::fonts()?;
@@ -441,7 +464,7 @@ pub(crate) async fn make_letters(
             Ok(())
         };
         let (piece, _) = store
-            .piece_for_with(number, service, product, actor, write)
+            .piece_for_with(number, service, product.name(), actor, write)
             .await??;
         made.push((piece.piece_id, number.clone()));
         bar.inc(1);

@@ -99,6 +99,7 @@ pub async fn run(config: &Config, args: &ServeArgs) -> anyhow::Result<ExitCode> 
             .with_decision_days(config.decision_days)
             .with_csca(csca)
             .with_console(config.console)
+            .with_certificate_issuer(&config.certificate_issuer)
             .with_renderer(renderer),
         shutdown_signal(),
     )

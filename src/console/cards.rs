@@ -1,6 +1,7 @@
 //! A card's page: front and back as printed, the chip, its mail pieces and its whole audit
 //! timeline. Found by card number (typed or scanned into the search field).
 
+use crate::domain::qualification::Group;
 use axum::extract::{Path, Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Redirect, Response};
@@ -89,8 +90,24 @@ pub async fn show(
         "<dt>Nature</dt><dd>" {kind_fr(&card.kind)} "</dd>"
         "<dt>Délivrée le</dt><dd>" {card.issue_date} "</dd>"
         "<dt>Valable jusqu’au</dt><dd>" {card.expiry_date} "</dd>"
-        "<dt>Catégories</dt><dd>" {categories(&card.categories)} "</dd>"
-        "<dt>Demande</dt><dd>" {card.request_id} "</dd>");
+        "<dt>Catégories</dt><dd>" {categories(&card.categories)} "</dd>");
+    // Field 10: each group with its own code-95 date (docs/validity.md).
+    for g in card.groups().unwrap_or_default() {
+        let group = match g.group {
+            Group::Goods => "Code 95 marchandises",
+            Group::Passengers => "Code 95 voyageurs",
+        };
+        let cats: Vec<&str> = g.categories.iter().map(|c| c.as_str()).collect();
+        let rule = g
+            .rule
+            .map(|r| format!(" ({})", r.source()))
+            .unwrap_or_default();
+        h!(m; "<dt>" {group} "</dt><dd>" {cats.join(", ")} " : " {g.code_95()} {rule} "</dd>");
+    }
+    for r in card.review_reasons().unwrap_or_default() {
+        h!(m; "<dt>À examiner</dt><dd class=\"bad\">" {r.explain_fr()} "</dd>");
+    }
+    h!(m; "<dt>Demande</dt><dd>" {card.request_id} "</dd>");
     if let Some(prev) = &card.previous_card_number {
         h!(m; "<dt>Remplace</dt><dd>" {prev} "</dd>");
     }

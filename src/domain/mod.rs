@@ -12,6 +12,7 @@ pub mod lifecycle;
 pub mod qualification;
 pub mod request;
 pub mod request_kind;
+pub mod review;
 pub mod role;
 pub mod text;
 pub mod validity;

@@ -126,8 +126,16 @@ impl Training {
 pub struct Qualification {
     group: Group,
     categories: Vec<Category>,
+    /// The group's most recent qualifying training.
     pub training: Training,
     pub training_end: Date,
+    /// The group's code-95 date before this training, as the portal knows it (the previous
+    /// card's, or the driving licence's); `None` when the holder had none. An anticipated
+    /// FCO keeps this date as the start of its five years (docs/validity.md).
+    pub previous_expiry: Option<Date>,
+    /// Where the portal listed it (`qualifications[index]`), kept for error paths: the list
+    /// is sorted into card order.
+    index: usize,
 }
 
 impl Qualification {
@@ -175,7 +183,15 @@ impl Qualification {
             categories: seen,
             training,
             training_end,
+            previous_expiry: None,
+            index: 0,
         })
+    }
+
+    /// The same qualification with the group's previous code-95 date.
+    pub fn with_previous_expiry(mut self, previous: Option<Date>) -> Self {
+        self.previous_expiry = previous;
+        self
     }
 
     pub fn group(&self) -> Group {
@@ -218,6 +234,9 @@ impl Qualifications {
                 format!("the {} group is given twice", list[1].group.as_str()),
             ));
         }
+        for (i, q) in list.iter_mut().enumerate() {
+            q.index = i;
+        }
         list.sort_by_key(|q| q.group);
         Ok(Qualifications(list))
     }
@@ -234,13 +253,67 @@ impl Qualifications {
             .collect()
     }
 
-    /// The training that ended last: validity runs from it.
-    pub fn latest_training_end(&self) -> Date {
-        self.0
+    /// The qualification of `group`, if the request carries that group.
+    pub fn of(&self, group: Group) -> Option<&Qualification> {
+        self.0.iter().find(|q| q.group == group)
+    }
+
+    /// Where the portal listed `group`: the `i` of `qualifications[i]` in error paths.
+    pub fn position(&self, group: Group) -> Option<usize> {
+        self.of(group).map(|q| q.index)
+    }
+}
+
+/// A group as a card carries it: its categories and code-95 date (field 10), and how the date
+/// was reached. What rendering, the chip, the certificate and the portal's view read; cards
+/// stored before per-group dates existed know neither training nor rule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CardGroup {
+    pub group: Group,
+    /// In card order, all of this group.
+    pub categories: Vec<Category>,
+    pub expiry: Date,
+    pub training: Option<Training>,
+    pub training_end: Option<Date>,
+    pub rule: Option<crate::domain::validity::Rule>,
+}
+
+impl CardGroup {
+    /// Field 10's notation of the group's date, e.g. `95.01.06.2029`.
+    pub fn code_95(&self) -> String {
+        crate::domain::validity::code_95(self.expiry)
+    }
+
+    /// The groups of a card from its qualifications and computed dates, goods first.
+    pub fn from_request(
+        qualifications: &Qualifications,
+        validity: &crate::domain::validity::Validity,
+    ) -> Vec<CardGroup> {
+        qualifications
             .iter()
-            .map(|q| q.training_end)
-            .max()
-            .unwrap_or(Date::MIN)
+            .filter_map(|q| {
+                let v = validity.group(q.group)?;
+                Some(CardGroup {
+                    group: q.group,
+                    categories: q.categories.clone(),
+                    expiry: v.expiry,
+                    training: Some(q.training),
+                    training_end: Some(q.training_end),
+                    rule: Some(v.rule),
+                })
+            })
+            .collect()
+    }
+
+    /// Every category of `groups` with its group's date, in card order: side 2's field 9/10
+    /// rows and DG1's category entries.
+    pub fn per_category(groups: &[CardGroup]) -> Vec<(Category, Date)> {
+        let mut rows: Vec<(Category, Date)> = groups
+            .iter()
+            .flat_map(|g| g.categories.iter().map(|&c| (c, g.expiry)))
+            .collect();
+        rows.sort_by_key(|&(c, _)| c);
+        rows
     }
 }
 
@@ -289,7 +362,10 @@ mod tests {
         .unwrap();
         let both = Qualifications::new(vec![p.clone(), g.clone()], "qualifications").unwrap();
         assert_eq!(both.categories(), vec![Category::C, Category::D]);
-        assert_eq!(both.latest_training_end(), date!(2026 - 02 - 10));
+        assert_eq!(
+            both.of(Group::Passengers).map(|q| q.training_end),
+            Some(date!(2026 - 02 - 10))
+        );
         let e = Qualifications::new(vec![g.clone(), g], "qualifications").unwrap_err();
         assert_eq!(e.code, Code::DuplicateGroup);
         assert_eq!(

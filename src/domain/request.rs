@@ -158,7 +158,10 @@ pub struct CardRequest {
     pub basis: Basis,
     pub holder: Holder,
     pub qualifications: Qualifications,
+    /// The portal's field 4b, compared with ours (a difference holds the request).
     pub expected_expiry: Option<Date>,
+    /// The portal's code-95 date per group, compared the same way.
+    pub expected_code95: Vec<(super::qualification::Group, Date)>,
     pub photo: Picture,
     pub signature: Picture,
     /// What the portal sent (kept to show and to re-format), and the NF Z10-011 block.

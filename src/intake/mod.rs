@@ -10,6 +10,7 @@
 //!    is found inside the transaction and replays or conflicts like step 2. A rejection stores
 //!    nothing.
 
+mod dates;
 mod fingerprint;
 pub mod import;
 mod parse;
@@ -25,14 +26,16 @@ use thiserror::Error;
 use time::Date;
 use tokio::sync::{Semaphore, mpsc, oneshot};
 
+pub use dates::{Dates, dates};
 pub use fingerprint::fingerprint;
 pub use parse::parse_request;
 
 use crate::clock::rfc3339;
 use crate::domain::lifecycle::CardState;
-use crate::domain::request::{Basis, CardRequest};
-use crate::domain::validity::{self, Validity};
+use crate::domain::request::{CardRequest, PreviousNumber};
+use crate::domain::review::PreviousRecord;
 use crate::domain::violation::{Code, Violation};
+use crate::store::card_groups::{code95_map, groups_json, review_json};
 use crate::store::requests::StoredAnswer;
 use crate::store::{Store, StoreError};
 
@@ -89,7 +92,10 @@ pub struct Intake {
 struct Prepared {
     fingerprint: String,
     request_id: Option<String>,
-    checked: Result<writer::Checked, Vec<Violation>>,
+    /// The day the request was validated on: its dates are computed for that day.
+    today: Date,
+    /// The parsed request and its document without pictures.
+    parsed: Result<(CardRequest, String), Vec<Violation>>,
 }
 
 impl Intake {
@@ -121,7 +127,8 @@ impl Intake {
                 Err(v) => Prepared {
                     fingerprint: String::new(),
                     request_id: None,
-                    checked: Err(vec![v]),
+                    today,
+                    parsed: Err(vec![v]),
                 },
             })
             .await?;
@@ -158,7 +165,15 @@ impl Intake {
         {
             return replay(id, &prepared.fingerprint, existing);
         }
-        let checked = prepared.checked.map_err(IntakeError::Invalid)?;
+        let (request, document) = prepared.parsed.map_err(IntakeError::Invalid)?;
+        let known = self.previous_record(&request).await?;
+        let dates =
+            dates(&request, prepared.today, known.as_ref()).map_err(IntakeError::Invalid)?;
+        let checked = writer::Checked {
+            request,
+            dates,
+            document,
+        };
         let (reply, answer) = oneshot::channel();
         let pending = writer::Pending {
             checked,
@@ -178,8 +193,29 @@ impl Intake {
             .map_err(|_| internal("the intake writer dropped a request".into()))?
     }
 
-    /// The status of a request for `GET /v1/requests/{id}`: state, card number, dates, mail
-    /// pieces and the history of changes.
+    /// Our record of the previous card, when it is one of ours and we still hold it: the
+    /// dates we printed on it decide the anticipated FCO, not what the portal remembers.
+    async fn previous_record(
+        &self,
+        request: &CardRequest,
+    ) -> Result<Option<PreviousRecord>, StoreError> {
+        let Some(PreviousNumber::Ours(number)) = request.basis.previous().map(|p| &p.number) else {
+            return Ok(None);
+        };
+        let Some(card) = self.store.card_by_number(&number.to_string()).await? else {
+            return Ok(None);
+        };
+        let expiry = Date::parse(
+            &card.expiry_date,
+            time::macros::format_description!("[year]-[month]-[day]"),
+        )
+        .map_err(|e| StoreError::Corrupt(format!("card {number}: expiry date: {e}")))?;
+        let groups = card.groups()?.iter().map(|g| (g.group, g.expiry)).collect();
+        Ok(Some(PreviousRecord { expiry, groups }))
+    }
+
+    /// The status of a request for `GET /v1/requests/{id}`: state, card number, dates (4a,
+    /// 4b, each group's code-95 date), mail pieces and the history of changes.
     pub async fn status(&self, request_id: &str) -> Result<Option<Value>, StoreError> {
         let Some(card) = self.store.card_by_request(request_id).await? else {
             return Ok(None);
@@ -199,6 +235,7 @@ impl Intake {
                 json!({ "at": rfc3339(r.at), "action": r.action, "status": state, "reason": r.reason })
             })
             .collect();
+        let groups = card.groups()?;
         let mut body = json!({
             "request_id": card.request_id,
             "kind": card.kind,
@@ -206,6 +243,8 @@ impl Intake {
             "card_number": card.card_number,
             "issue_date": card.issue_date,
             "expiry_date": card.expiry_date,
+            "code95": code95_map(&groups),
+            "groups": groups_json(&groups),
             "mail_pieces": [],
             "history": history,
         });
@@ -213,6 +252,7 @@ impl Intake {
             body["review"] = json!({
                 "expected_expiry": card.expected_expiry,
                 "computed_expiry": card.expiry_date,
+                "reasons": review_json(&card.review_reasons()?),
             });
         }
         Ok(Some(body))
@@ -230,47 +270,12 @@ pub fn parse_json(body: &[u8]) -> Result<Value, Violation> {
     })
 }
 
-/// Every check that needs no database: shape, fields, pictures, address, validity.
-pub fn validate(doc: &Value, today: Date) -> Result<(CardRequest, Validity), Vec<Violation>> {
+/// Every check that needs no database: shape, fields, pictures, address, and the dates as far
+/// as the request alone decides them (intake also reads our record of a previous card).
+pub fn validate(doc: &Value, today: Date) -> Result<(CardRequest, Dates), Vec<Violation>> {
     let request = parse_request(doc, today)?;
-    let latest = request.qualifications.latest_training_end();
-    let basis = match &request.basis {
-        Basis::FirstIssue => validity::Basis::FirstIssue {
-            training_end: latest,
-        },
-        Basis::Renewal { previous } => validity::Basis::Renewal {
-            training_end: latest,
-            previous_expiry: previous.expiry,
-        },
-        Basis::Replacement { previous, cause } => validity::Basis::Replacement {
-            reason: cause.reason(),
-            previous_expiry: previous.expiry,
-        },
-    };
-    match validity::compute(&basis, today) {
-        Ok(v) => Ok((request, v)),
-        Err(e) => {
-            let path = match e.code() {
-                Code::PreviousCardExpired | Code::InvalidDate
-                    if request.basis.previous().is_some() =>
-                {
-                    "previous_card.expiry".to_string()
-                }
-                _ => latest_training_path(&request),
-            };
-            Err(vec![Violation::new(path, e.code(), e.to_string())])
-        }
-    }
-}
-
-fn latest_training_path(request: &CardRequest) -> String {
-    let latest = request.qualifications.latest_training_end();
-    let i = request
-        .qualifications
-        .iter()
-        .position(|q| q.training_end == latest)
-        .unwrap_or(0);
-    format!("qualifications[{i}].training_end")
+    let dates = dates(&request, today, None)?;
+    Ok((request, dates))
 }
 
 fn replay(request_id: &str, fp: &str, existing: StoredAnswer) -> Result<Submission, IntakeError> {
@@ -291,15 +296,12 @@ fn prepare(doc: Value, today: Date) -> Prepared {
         .get("request_id")
         .and_then(Value::as_str)
         .map(str::to_string);
-    let checked = validate(&doc, today).map(|(request, validity)| writer::Checked {
-        document: document_without_pictures(&doc),
-        request,
-        validity,
-    });
+    let parsed = parse_request(&doc, today).map(|r| (r, document_without_pictures(&doc)));
     Prepared {
         fingerprint,
         request_id,
-        checked,
+        today,
+        parsed,
     }
 }
 

@@ -24,6 +24,7 @@ const TOP: &[&str] = &[
     "previous_card",
     "replacement",
     "expected_expiry",
+    "expected_code95",
     "photo",
     "signature",
     "delivery_address",
@@ -35,7 +36,14 @@ const HOLDER: &[&str] = &[
     "birth_place",
     "licence_number",
 ];
-const QUALIFICATION: &[&str] = &["group", "categories", "training", "training_end"];
+const QUALIFICATION: &[&str] = &[
+    "group",
+    "categories",
+    "training",
+    "training_end",
+    "previous_expiry",
+];
+const GROUPS: &[&str] = &["goods", "passengers"];
 const PREVIOUS: &[&str] = &["number", "expiry"];
 const REPLACEMENT: &[&str] = &["reason", "theft_declaration_ref"];
 const ADDRESS: &[&str] = &[
@@ -94,6 +102,10 @@ pub fn parse_request(doc: &Value, today: Date) -> Result<CardRequest, Vec<Violat
         Some(None) => Some(None),
         None => None,
     };
+    let expected_code95 = match w.optional(&root, "expected_code95") {
+        None => Some(Vec::new()),
+        Some(v) => expected_code95(&mut w, v, qualifications.as_ref()),
+    };
     let photo = w
         .req_str(&root, "photo")
         .and_then(|s| picture(&mut w, s, "photo", &images::PHOTO));
@@ -112,6 +124,7 @@ pub fn parse_request(doc: &Value, today: Date) -> Result<CardRequest, Vec<Violat
         holder,
         qualifications,
         expected_expiry,
+        expected_code95,
         photo,
         signature,
         address,
@@ -122,6 +135,7 @@ pub fn parse_request(doc: &Value, today: Date) -> Result<CardRequest, Vec<Violat
             Some(holder),
             Some(qualifications),
             Some(expected_expiry),
+            Some(expected_code95),
             Some(photo),
             Some(signature),
             Some((address_input, address)),
@@ -131,6 +145,7 @@ pub fn parse_request(doc: &Value, today: Date) -> Result<CardRequest, Vec<Violat
             holder,
             qualifications,
             expected_expiry,
+            expected_code95,
             photo,
             signature,
             address_input,
@@ -231,15 +246,63 @@ fn qualification(w: &mut Walker, v: &Value, path: &str, today: Date) -> Option<Q
             Some(d)
         }
     });
-    let (group, categories, training, training_end) =
-        (group?, categories?, training?, training_end?);
+    let previous_expiry = match w.opt_str(&o, "previous_expiry") {
+        Some(Some(s)) => w.date(s, &o.child("previous_expiry")).map(Some),
+        Some(None) => Some(None),
+        None => None,
+    };
+    let (group, categories, training, training_end, previous_expiry) = (
+        group?,
+        categories?,
+        training?,
+        training_end?,
+        previous_expiry?,
+    );
     match Qualification::new(group, &categories, training, training_end, path) {
-        Ok(q) => Some(q),
+        Ok(q) => Some(q.with_previous_expiry(previous_expiry)),
         Err(vs) => {
             w.extend(vs);
             None
         }
     }
+}
+
+/// The portal's expected code-95 date per group: `{"goods": "YYYY-MM-DD", ...}`, each group
+/// one the request carries (a date for a group the card will not show cannot be compared).
+fn expected_code95(
+    w: &mut Walker,
+    v: &Value,
+    qualifications: Option<&Qualifications>,
+) -> Option<Vec<(Group, Date)>> {
+    let o = w.object(v, "expected_code95", GROUPS)?;
+    let mut out = Vec::new();
+    let mut ok = true;
+    for name in GROUPS {
+        let s = match w.opt_str(&o, name) {
+            Some(Some(s)) => s,
+            Some(None) => continue,
+            None => {
+                ok = false;
+                continue;
+            }
+        };
+        let path = o.child(name);
+        let (Some(group), Some(date)) = (Group::parse(name), w.date(s, &path)) else {
+            ok = false;
+            continue;
+        };
+        if qualifications.is_some_and(|q| q.of(group).is_none()) {
+            ok = false;
+            w.push(Violation::new(
+                path,
+                Code::InvalidValue,
+                format!("the request has no {name} qualification to compare this date with"),
+            ));
+            continue;
+        }
+        out.push((group, date));
+    }
+    ok.then_some(out)
 }
 
 fn previous_card(w: &mut Walker, v: &Value) -> Option<PreviousCard> {

@@ -16,10 +16,15 @@ use tokio::sync::{mpsc, oneshot};
 use super::{Answer, IntakeError, RENDER_JOB, Submission, replay};
 use crate::domain::card_number::{CardNumber, HolderNumber};
 use crate::domain::lifecycle::{CardEvent, CardState};
+use crate::domain::qualification::CardGroup;
 use crate::domain::request::{Basis, CardRequest, PreviousNumber, ReplacementCause};
-use crate::domain::validity::Validity;
+use crate::domain::validity;
 use crate::domain::violation::{Code, Violation};
+use crate::intake::Dates;
 use crate::store::audit::{self, Entry};
+use crate::store::card_groups::{
+    code95_map, encode_groups, encode_review, groups_json, review_json,
+};
 use crate::store::cards::{self, NewCard};
 use crate::store::intake as store_intake;
 use crate::store::jobs::NewJob;
@@ -34,7 +39,7 @@ pub const MAX_BATCH: usize = 64;
 /// A request that passed every check that needs no database.
 pub struct Checked {
     pub request: CardRequest,
-    pub validity: Validity,
+    pub dates: Dates,
     /// The request without its pictures, as JSON.
     pub document: String,
 }
@@ -192,7 +197,7 @@ async fn write(store: &Store, batch: &[Pending]) -> Result<Vec<Outcome>, StoreEr
         plans.push(Plan::Write(Box::new(row(
             request,
             number,
-            p.checked.validity,
+            &p.checked.dates,
         )?)));
     }
 
@@ -309,9 +314,9 @@ async fn insert(tx: &mut Tx, now: i64, rows: &[(&Pending, &Row)]) -> Result<(), 
                 "expiry_date": r.card.expiry_date,
                 "fingerprint": p.fingerprint,
             })),
-            reason: r
-                .held
-                .then_some("expected_expiry differs from the computed expiry"),
+            reason: r.held.then_some(
+                "the dates wait for review: see the card's review reasons (docs/validity.md)",
+            ),
         })
         .collect();
     let events: Vec<NewEvent> = rows
@@ -483,10 +488,9 @@ async fn successor(
 }
 
 /// The card row and the answer for a new card.
-fn row(request: &CardRequest, number: CardNumber, validity: Validity) -> Result<Row, StoreError> {
-    let held = request
-        .expected_expiry
-        .is_some_and(|e| e != validity.expiry);
+fn row(request: &CardRequest, number: CardNumber, dates: &Dates) -> Result<Row, StoreError> {
+    let validity = &dates.validity;
+    let held = dates.held();
     let event = if held {
         CardEvent::HoldForReview
     } else {
@@ -501,6 +505,7 @@ fn row(request: &CardRequest, number: CardNumber, validity: Validity) -> Result<
         .iter()
         .map(|c| c.as_str())
         .collect();
+    let groups = CardGroup::from_request(&request.qualifications, validity);
     let lines: Vec<&str> = request
         .address
         .lines()
@@ -527,6 +532,8 @@ fn row(request: &CardRequest, number: CardNumber, validity: Validity) -> Result<
         address_lines: json!(lines).to_string(),
         postcode: request.address.postcode().to_string(),
         country: request.address.country_code().to_string(),
+        qualifications: encode_groups(&groups),
+        review: encode_review(&dates.review),
     };
     let mut answer = json!({
         "request_id": id,
@@ -534,13 +541,18 @@ fn row(request: &CardRequest, number: CardNumber, validity: Validity) -> Result<
         "card_number": card.card_number,
         "issue_date": card.issue_date,
         "expiry_date": card.expiry_date,
-        "code_95": validity.code_95(),
+        // Kept for v1 portals: field 4b in code-95 notation. `code95` and `groups` carry
+        // each group's own date.
+        "code_95": validity::code_95(validity.expiry),
+        "code95": code95_map(&groups),
+        "groups": groups_json(&groups),
         "links": { "self": format!("/v1/requests/{id}") },
     });
-    if let Some(expected) = request.expected_expiry.filter(|_| held) {
+    if held {
         answer["review"] = json!({
-            "expected_expiry": expected.to_string(),
+            "expected_expiry": request.expected_expiry.map(|d| d.to_string()),
             "computed_expiry": card.expiry_date,
+            "reasons": review_json(&dates.review),
         });
     }
     Ok(Row { card, answer, held })

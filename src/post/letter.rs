@@ -205,7 +205,7 @@ pub fn scene(c: &Carrier<'_>, fonts: &Fonts) -> Result<Scene, LetterError> {
     let step = BODY_PT * MM_PER_PT * 1.35;
     for paragraph in &body {
         let mut lines = Vec::new();
-        for l in wrap(fonts, Face::Regular, BODY_PT, paragraph, PAGE_W - 40.0) {
+        for l in sheet::wrap(fonts, Face::Regular, BODY_PT, paragraph, PAGE_W - 40.0) {
             lines.push((20.0, y, l));
             y += step;
         }
@@ -253,7 +253,7 @@ pub fn pdf(c: &Carrier<'_>, fonts: &Fonts) -> Result<Vec<u8>, LetterError> {
     Ok(pdf::proof(&[(&scene, None)])?)
 }
 
-/// An S10 id grouped as the post prints it: `EE 4711 0815 1 FR`.
+/// An S10 id grouped as the post prints it: `LA 4711 0815 1 FR`.
 pub fn spaced(id: &str) -> String {
     if id.len() != 13 || !id.is_ascii() {
         return id.to_string();
@@ -266,35 +266,6 @@ pub fn spaced(id: &str) -> String {
         &id[10..11],
         &id[11..13]
     )
-}
-
-/// Greedy word wrap at `width_mm`. Each word is measured once and the line's width kept as
-/// a running sum (a word plus the space before it): measuring every candidate line from its
-/// start made wrapping quadratic and cost a tenth of a letter. Kerning across the space is
-/// left out of the sum, which DejaVu does not kern.
-fn wrap(fonts: &Fonts, face: Face, size: f32, text: &str, width_mm: f32) -> Vec<String> {
-    let space = fonts.width_mm(face, size, " ");
-    let mut lines = Vec::new();
-    let mut current = String::new();
-    let mut current_w = 0.0;
-    for word in text.split_whitespace() {
-        let w = fonts.width_mm(face, size, word);
-        if current.is_empty() {
-            current.push_str(word);
-            current_w = w;
-        } else if current_w + space + w > width_mm {
-            lines.push(std::mem::replace(&mut current, word.to_string()));
-            current_w = w;
-        } else {
-            current.push(' ');
-            current.push_str(word);
-            current_w += space + w;
-        }
-    }
-    if !current.is_empty() {
-        lines.push(current);
-    }
-    lines
 }
 
 #[cfg(test)]
@@ -323,7 +294,7 @@ mod tests {
 
     fn carrier(address: &[String]) -> Carrier<'_> {
         Carrier {
-            piece: "EE471108151FR".parse().expect("id"),
+            piece: "LA471108151FR".parse().expect("id"),
             card_number: "F0000000600W",
             address,
             date_fr: "Paris, le 26 novembre 2026",
@@ -415,6 +386,6 @@ mod tests {
 
     #[test]
     fn ids_are_grouped_as_the_post_prints_them() {
-        assert_eq!(spaced("EE471108151FR"), "EE 4711 0815 1 FR");
+        assert_eq!(spaced("LA471108151FR"), "LA 4711 0815 1 FR");
     }
 }

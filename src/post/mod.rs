@@ -7,6 +7,7 @@ pub mod cover;
 pub mod letter;
 pub mod manifest;
 pub mod pnd;
+pub mod product;
 pub mod reason_sheet;
 pub mod revocation_list;
 pub mod s10;

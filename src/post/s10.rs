@@ -1,10 +1,14 @@
 //! UPU S10 item identifiers: the 13-character id of a tracked postal item, e.g.
-//! `EE471108151FR` (domain.md §5): two service-indicator letters, an 8-digit serial, a check
+//! `LA471108151FR` (domain.md §5): two service-indicator letters, an 8-digit serial, a check
 //! digit, and the ISO 3166 code of the posting country.
 //!
 //! The check digit is computed over the serial with the weights 8 6 4 2 3 5 9 7:
 //! c = 11 − (Σ mod 11), with 10 → 0 and 11 → 5. Service indicators starting with J, K, S, T or
-//! W are reserved by the UPU and refused.
+//! W are refused (J and K are reserved by the UPU; S, T and W carry no meaning we could source).
+//!
+//! The first letter of the service indicator names the kind of item ([`ItemClass`], the S10
+//! table in docs/post.md): a product may only use an indicator of its own kind
+//! (`post::product`), so that an EMS `E…` id never goes on a tracked domestic letter.
 
 use std::fmt;
 use std::str::FromStr;
@@ -37,6 +41,99 @@ impl ServiceIndicator {
         // Two ASCII capitals, checked in `new`.
         std::str::from_utf8(&self.0).unwrap_or("??")
     }
+
+    /// The kind of item its first letter names in the S10 table, if it names one we know.
+    pub fn class(&self) -> Option<ItemClass> {
+        ItemClass::of_letter(char::from(self.0[0]))
+    }
+}
+
+/// The kinds of postal item the first letter of an S10 service indicator names (UPU S10,
+/// through the public copies listed in docs/post.md; the standard itself was not read). Only
+/// the letters whose meaning is stable across the copies are here; a letter not listed names
+/// nothing we can check a product against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ItemClass {
+    /// `C`: parcel post.
+    Parcel,
+    /// `E`: EMS (Express Mail Service), the international express service.
+    Ems,
+    /// `H`: e-commerce parcels.
+    EcommerceParcel,
+    /// `L`: tracked letter post in the current (12th) edition; older editions read it as
+    /// "express" letter post (docs/post.md says why this stays configurable).
+    TrackedLetter,
+    /// `R`: registered letter post (not insured).
+    RegisteredLetter,
+    /// `U`: other letter post items under customs control.
+    CustomsLetter,
+    /// `V`: insured letter post.
+    InsuredLetter,
+}
+
+impl ItemClass {
+    pub const ALL: [ItemClass; 7] = [
+        ItemClass::Parcel,
+        ItemClass::Ems,
+        ItemClass::EcommerceParcel,
+        ItemClass::TrackedLetter,
+        ItemClass::RegisteredLetter,
+        ItemClass::CustomsLetter,
+        ItemClass::InsuredLetter,
+    ];
+
+    /// The first letter of every service indicator of this kind.
+    pub fn letter(self) -> char {
+        match self {
+            ItemClass::Parcel => 'C',
+            ItemClass::Ems => 'E',
+            ItemClass::EcommerceParcel => 'H',
+            ItemClass::TrackedLetter => 'L',
+            ItemClass::RegisteredLetter => 'R',
+            ItemClass::CustomsLetter => 'U',
+            ItemClass::InsuredLetter => 'V',
+        }
+    }
+
+    pub fn of_letter(c: char) -> Option<ItemClass> {
+        Self::ALL.into_iter().find(|k| k.letter() == c)
+    }
+
+    /// The name used in configuration files (`[post.products.NAME] class`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ItemClass::Parcel => "parcel",
+            ItemClass::Ems => "ems",
+            ItemClass::EcommerceParcel => "ecommerce_parcel",
+            ItemClass::TrackedLetter => "tracked_letter",
+            ItemClass::RegisteredLetter => "registered_letter",
+            ItemClass::CustomsLetter => "customs_letter",
+            ItemClass::InsuredLetter => "insured_letter",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<ItemClass> {
+        Self::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+
+    /// What the S10 table says, for messages.
+    pub fn describe(self) -> &'static str {
+        match self {
+            ItemClass::Parcel => "parcel post",
+            ItemClass::Ems => "EMS (international express)",
+            ItemClass::EcommerceParcel => "e-commerce parcels",
+            ItemClass::TrackedLetter => "tracked letter post",
+            ItemClass::RegisteredLetter => "registered letter post",
+            ItemClass::CustomsLetter => "letter post under customs",
+            ItemClass::InsuredLetter => "insured letter post",
+        }
+    }
+}
+
+impl fmt::Display for ItemClass {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 impl fmt::Display for ServiceIndicator {
@@ -59,7 +156,9 @@ pub enum S10Error {
     Shape(String),
     #[error("service indicator {0:?} is not two capital letters")]
     ServiceIndicator(String),
-    #[error("service indicator {0:?} starts with a letter the UPU reserves (J, K, S, T, W)")]
+    #[error(
+        "service indicator {0:?} starts with a letter refused here (J, K: reserved by the UPU; S, T, W: no known meaning)"
+    )]
     Reserved(String),
     #[error("serial {0} has more than 8 digits")]
     Serial(u64),
@@ -174,23 +273,46 @@ mod tests {
 
     #[test]
     fn the_example_id_round_trips() {
-        let id: S10Id = "EE471108151FR".parse().unwrap();
+        let id: S10Id = "LA471108151FR".parse().unwrap();
         assert_eq!(id.serial(), 47110815);
-        assert_eq!(id.service().as_str(), "EE");
-        assert_eq!(id.to_string(), "EE471108151FR");
-        let spaced: S10Id = "EE 4711 0815 1 FR".parse().unwrap();
+        assert_eq!(id.service().as_str(), "LA");
+        assert_eq!(id.to_string(), "LA471108151FR");
+        let spaced: S10Id = "LA 4711 0815 1 FR".parse().unwrap();
         assert_eq!(spaced, id);
+        // A scanned id of another kind (an EMS item) still parses: what a product may issue
+        // is decided by `post::product`, not by the parser.
+        let ems: S10Id = "EE471108151FR".parse().unwrap();
+        assert_eq!(ems.service().class(), Some(ItemClass::Ems));
+    }
+
+    #[test]
+    fn the_first_letter_names_the_kind_of_item() {
+        let class = |s: &str| ServiceIndicator::new(s).unwrap().class();
+        assert_eq!(class("LA"), Some(ItemClass::TrackedLetter));
+        assert_eq!(class("RK"), Some(ItemClass::RegisteredLetter));
+        assert_eq!(class("EE"), Some(ItemClass::Ems));
+        assert_eq!(class("CP"), Some(ItemClass::Parcel));
+        assert_eq!(class("VA"), Some(ItemClass::InsuredLetter));
+        assert_eq!(class("UA"), Some(ItemClass::CustomsLetter));
+        assert_eq!(class("HA"), Some(ItemClass::EcommerceParcel));
+        // Letters without a meaning we could source name no class.
+        assert_eq!(class("AA"), None);
+        assert_eq!(class("ZZ"), None);
+        for k in ItemClass::ALL {
+            assert_eq!(ItemClass::of_letter(k.letter()), Some(k));
+            assert_eq!(ItemClass::parse(k.as_str()), Some(k));
+        }
     }
 
     #[test]
     fn bad_ids_are_refused_saying_why() {
         let cases = [
-            ("EE471108152FR", "check digit is 2, it should be 1"),
-            ("EE47110815FR", "not 13 characters"),
-            ("JA471108151FR", "reserves"),
-            ("ee471108151FR", "not two capital letters"),
-            ("EE471108151DE", "is not FR"),
-            ("EE4711O8151FR", "not 13 characters"),
+            ("LA471108152FR", "check digit is 2, it should be 1"),
+            ("LA47110815FR", "not 13 characters"),
+            ("JA471108151FR", "reserved by the UPU"),
+            ("la471108151FR", "not two capital letters"),
+            ("LA471108151DE", "is not FR"),
+            ("LA4711O8151FR", "not 13 characters"),
         ];
         for (input, why) in cases {
             let e = input.parse::<S10Id>().unwrap_err().to_string();
@@ -202,7 +324,7 @@ mod tests {
                 Err(S10Error::Reserved(_))
             ));
         }
-        assert!(S10Id::new(ServiceIndicator::new("EE").unwrap(), 100_000_000).is_err());
+        assert!(S10Id::new(ServiceIndicator::new("LA").unwrap(), 100_000_000).is_err());
     }
 
     #[test]
@@ -210,7 +332,7 @@ mod tests {
         // The weights are prime to 11, so one wrong digit always changes the sum mod 11; only
         // the residues 0 and 6 share a check digit (5). This id's check digit is 1: every
         // single-digit typo is caught.
-        let id: S10Id = "EE471108151FR".parse().unwrap();
+        let id: S10Id = "LA471108151FR".parse().unwrap();
         let text = id.to_string();
         for pos in 2..10 {
             for d in b'0'..=b'9' {

@@ -62,3 +62,32 @@ pub fn modules(element: &str, rects: Vec<(f32, f32, f32, f32)>, color: Rgb) -> I
         primitive: Primitive::Modules { rects, color },
     }
 }
+
+/// Greedy word wrap at `width_mm`. Each word is measured once and the line's width kept as
+/// a running sum (a word plus the space before it): measuring every candidate line from its
+/// start made wrapping quadratic and cost a tenth of a letter. Kerning across the space is
+/// left out of the sum, which DejaVu does not kern.
+pub fn wrap(fonts: &Fonts, face: Face, size: f32, text: &str, width_mm: f32) -> Vec<String> {
+    let space = fonts.width_mm(face, size, " ");
+    let mut lines = Vec::new();
+    let mut current = String::new();
+    let mut current_w = 0.0;
+    for word in text.split_whitespace() {
+        let w = fonts.width_mm(face, size, word);
+        if current.is_empty() {
+            current.push_str(word);
+            current_w = w;
+        } else if current_w + space + w > width_mm {
+            lines.push(std::mem::replace(&mut current, word.to_string()));
+            current_w = w;
+        } else {
+            current.push(' ');
+            current.push_str(word);
+            current_w += space + w;
+        }
+    }
+    if !current.is_empty() {
+        lines.push(current);
+    }
+    lines
+}

@@ -191,19 +191,33 @@ pub fn dg1_fields(dg1: &[u8]) -> Result<Fields, String> {
             );
         }
     }
-    let cats: Vec<String> = node
+    // Category entries: `category;issue;expiry;code;sign;value` (docs/chip-profile.md).
+    let entries: Vec<Vec<String>> = node
         .find(0x7F63)
         .map(|c| {
             c.children
                 .iter()
                 .filter(|e| e.tag == 0x87)
-                .map(|e| e.text().split(';').next().unwrap_or_default().to_string())
+                .map(|e| e.text().split(';').map(str::to_string).collect())
                 .collect()
         })
         .unwrap_or_default();
+    let cats: Vec<&str> = entries
+        .iter()
+        .map(|e| e.first().map_or("", String::as_str))
+        .collect();
+    f.insert("categories".into(), categories_field(cats));
+    let code95: Vec<String> = entries
+        .iter()
+        .map(|e| {
+            let cat = e.first().map_or("", String::as_str);
+            let expiry = e.get(2).map_or(String::new(), |d| ddmmyyyy_to_iso(d));
+            format!("{cat}={expiry}")
+        })
+        .collect();
     f.insert(
-        "categories".into(),
-        categories_field(cats.iter().map(String::as_str)),
+        "code95".into(),
+        categories_field(code95.iter().map(String::as_str)),
     );
     Ok(f)
 }

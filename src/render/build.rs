@@ -6,7 +6,7 @@ use super::card_data::CardData;
 use super::fit::{self, FitError, NameRule, TextBox};
 use super::fonts::Fonts;
 use super::layout::{Align, Case, Field, Kind, Layout, Source, Symbology, TextSpec, VAlign};
-use super::scene::{Item, Line, Primitive, Scene};
+use super::scene::{Item, Line, Primitive, Rgb, Scene};
 
 /// Why a card cannot be drawn. Every variant names the layout element, so an operator knows
 /// which field of which request to look at.
@@ -42,6 +42,50 @@ impl BuildError {
             | BuildError::BarcodeTooWide { element, .. } => element,
         }
     }
+}
+
+/// Gold of a contact plate, and the darker lines between its contacts.
+const CHIP_GOLD: Rgb = Rgb(0xD4, 0xB0, 0x4C);
+const CHIP_LINE: Rgb = Rgb(0x8A, 0x6D, 0x1E);
+
+/// A picture of the contact plate for previews: the plate, the two columns of four contacts
+/// separated by a gap, as ISO/IEC 7816-2 places them (C1-C4 left, C5-C8 right).
+fn chip_plate(x: f32, y: f32, w: f32, h: f32) -> Vec<Primitive> {
+    let line = 0.15;
+    let mut out = vec![Primitive::Rect {
+        x,
+        y,
+        w,
+        h,
+        fill: Some(CHIP_GOLD),
+        stroke: Some((CHIP_LINE, line)),
+        radius: 1.2,
+    }];
+    // The gap between the two contact columns, and the three lines between rows.
+    out.push(Primitive::Rect {
+        x: x + w * 0.42,
+        y: y + h * 0.12,
+        w: w * 0.16,
+        h: h * 0.76,
+        fill: Some(CHIP_LINE),
+        stroke: None,
+        radius: 0.3,
+    });
+    for k in 1..4 {
+        let ky = y + h * k as f32 / 4.0;
+        for kx in [x, x + w * 0.58] {
+            out.push(Primitive::Rect {
+                x: kx,
+                y: ky - line / 2.0,
+                w: w * 0.42,
+                h: line,
+                fill: Some(CHIP_LINE),
+                stroke: None,
+                radius: 0.0,
+            });
+        }
+    }
+    out
 }
 
 /// Builds one side. Elements bound to an empty field draw nothing.
@@ -114,6 +158,7 @@ pub fn build(layout: &Layout, data: &CardData, fonts: &Fonts) -> Result<Scene, B
                 h: e.h,
                 picture: *picture,
             })),
+            Kind::Chip => items.extend(chip_plate(e.x, e.y, e.w, e.h).into_iter().map(item)),
             Kind::Barcode {
                 symbology,
                 field,

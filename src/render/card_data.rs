@@ -4,8 +4,9 @@ use std::collections::HashMap;
 
 use time::Date;
 
-use super::layout::Field;
+use super::layout::{CATEGORY_ROWS, Field};
 use crate::domain::card_number::CardNumber;
+use crate::domain::qualification::{CardGroup, Category};
 use crate::store::cards::CardRecord;
 
 /// Who issues the card (field 4c), printed when no other authority is configured.
@@ -29,6 +30,8 @@ pub enum DataError {
         what: &'static str,
         value: String,
     },
+    #[error("card {card}: its qualification groups cannot be read: {why}")]
+    Groups { card: String, why: String },
 }
 
 impl CardData {
@@ -38,6 +41,18 @@ impl CardData {
 
     pub fn set(&mut self, field: Field, value: impl Into<String>) {
         self.values.insert(field, value.into());
+    }
+
+    /// Field 9 on side 1 (every category on one line) and side 2's table: one row per
+    /// category with its own group's code-95 date (field 10), in card order. A card carries
+    /// at most the eight categories the table has rows for.
+    pub fn set_categories(&mut self, rows: &[(Category, Date)]) {
+        let names: Vec<&str> = rows.iter().map(|(c, _)| c.as_str()).collect();
+        self.set(Field::Categories, names.join(" "));
+        for (n, (category, expiry)) in (1..=CATEGORY_ROWS).zip(rows) {
+            self.set(Field::CategoryRow(n), category.as_str());
+            self.set(Field::Code95Row(n), code_95(*expiry));
+        }
     }
 
     /// The fields of a stored card. `support_number` is the card body's serial when a blank
@@ -99,14 +114,11 @@ impl CardData {
                 .ok_or_else(|| missing("the licence number"))?,
         );
         d.set(Field::CardNumber, card.card_number.clone());
-        let categories: Vec<String> = serde_json::from_str(&card.categories).unwrap_or_default();
-        d.set(Field::Categories, categories.join(" "));
-        let expiry = parse_date(&card.expiry_date).ok_or_else(|| DataError::BadDate {
+        let groups = card.groups().map_err(|e| DataError::Groups {
             card: card.card_number.clone(),
-            what: "the expiry date",
-            value: card.expiry_date.clone(),
+            why: e.to_string(),
         })?;
-        d.set(Field::Code95, code_95(expiry));
+        d.set_categories(&CardGroup::per_category(&groups));
         if let Some(s) = support_number {
             d.set(Field::SupportNumber, s);
         }
@@ -125,7 +137,7 @@ pub fn card_date(d: Date) -> String {
 
 /// Field 10: the Union code 95 with its expiry, `95.dd.mm.yyyy`.
 pub fn code_95(expiry: Date) -> String {
-    format!("95.{}", card_date(expiry))
+    crate::domain::validity::code_95(expiry)
 }
 
 #[cfg(test)]
@@ -137,5 +149,20 @@ mod tests {
     fn dates_print_as_on_the_card() {
         assert_eq!(card_date(date!(2031 - 10 - 30)), "30.10.2031");
         assert_eq!(code_95(date!(2029 - 06 - 01)), "95.01.06.2029");
+    }
+
+    #[test]
+    fn each_category_row_carries_its_own_group_date() {
+        let mut d = CardData::default();
+        d.set_categories(&[
+            (Category::C, date!(2031 - 10 - 30)),
+            (Category::CE, date!(2031 - 10 - 30)),
+            (Category::D, date!(2027 - 05 - 10)),
+        ]);
+        assert_eq!(d.get(Field::Categories), Some("C CE D"));
+        assert_eq!(d.get(Field::CategoryRow(3)), Some("D"));
+        assert_eq!(d.get(Field::Code95Row(1)), Some("95.30.10.2031"));
+        assert_eq!(d.get(Field::Code95Row(3)), Some("95.10.05.2027"));
+        assert_eq!(d.get(Field::CategoryRow(4)), None);
     }
 }

@@ -10,6 +10,30 @@ use thiserror::Error;
 
 use super::scene::{Face, Layer, Picture, Rgb};
 
+/// Rows of the category table on side 2 (fields 9 and 10): one per category a card can carry.
+pub const CATEGORY_ROWS: u8 = 8;
+
+const CATEGORY_ROW_KEYS: [&str; CATEGORY_ROWS as usize] = [
+    "category_1",
+    "category_2",
+    "category_3",
+    "category_4",
+    "category_5",
+    "category_6",
+    "category_7",
+    "category_8",
+];
+const CODE_95_ROW_KEYS: [&str; CATEGORY_ROWS as usize] = [
+    "code_95_1",
+    "code_95_2",
+    "code_95_3",
+    "code_95_4",
+    "code_95_5",
+    "code_95_6",
+    "code_95_7",
+    "code_95_8",
+];
+
 /// The data fields a text element can show (numbers as on the card, Annex II).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Field {
@@ -33,16 +57,20 @@ pub enum Field {
     CardNumber,
     /// 8. place of residence (optional; not printed in France)
     Residence,
-    /// 9. categories
+    /// 9. categories, all on one line (side 1)
     Categories,
-    /// 10. Union code 95 with its expiry
-    Code95,
+    /// Field 9 on side 2: the category of table row N (1-based, card order)
+    CategoryRow(u8),
+    /// Field 10 on side 2: the Union code 95 with the date of row N's category,
+    /// `95.dd.mm.yyyy` (each group has its own date, docs/validity.md)
+    Code95Row(u8),
     /// 11. support number (the card body's serial)
     SupportNumber,
 }
 
 impl Field {
-    pub const ALL: [Field; 13] = [
+    /// The fields that are not table rows.
+    pub const ALL: [Field; 12] = [
         Field::Surname,
         Field::GivenNames,
         Field::Birth,
@@ -54,7 +82,6 @@ impl Field {
         Field::CardNumber,
         Field::Residence,
         Field::Categories,
-        Field::Code95,
         Field::SupportNumber,
     ];
 
@@ -72,13 +99,23 @@ impl Field {
             Field::CardNumber => "card_number",
             Field::Residence => "residence",
             Field::Categories => "categories",
-            Field::Code95 => "code_95",
+            Field::CategoryRow(n) => row_key(&CATEGORY_ROW_KEYS, n),
+            Field::Code95Row(n) => row_key(&CODE_95_ROW_KEYS, n),
             Field::SupportNumber => "support_number",
         }
     }
 
     pub fn parse(key: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|f| f.key() == key)
+        let row = |keys: &[&str]| {
+            keys.iter()
+                .position(|k| *k == key)
+                .and_then(|i| u8::try_from(i + 1).ok())
+        };
+        Self::ALL
+            .into_iter()
+            .find(|f| f.key() == key)
+            .or_else(|| row(&CATEGORY_ROW_KEYS).map(Field::CategoryRow))
+            .or_else(|| row(&CODE_95_ROW_KEYS).map(Field::Code95Row))
     }
 
     /// The number printed beside the field on the card.
@@ -94,11 +131,20 @@ impl Field {
             Field::LicenceNumber => "5a.",
             Field::CardNumber => "5b.",
             Field::Residence => "8.",
-            Field::Categories => "9.",
-            Field::Code95 => "10.",
+            Field::Categories | Field::CategoryRow(_) => "9.",
+            Field::Code95Row(_) => "10.",
             Field::SupportNumber => "11.",
         }
     }
+}
+
+/// Row `n`'s key; rows outside the table do not exist (`Field::parse` never makes one).
+fn row_key(keys: &[&'static str; CATEGORY_ROWS as usize], n: u8) -> &'static str {
+    usize::from(n)
+        .checked_sub(1)
+        .and_then(|i| keys.get(i))
+        .copied()
+        .unwrap_or("row_out_of_table")
 }
 
 /// Horizontal alignment of text in its box.
@@ -230,6 +276,9 @@ pub enum Kind {
         module_mm: f32,
         color: Rgb,
     },
+    /// The chip module's contact plate (ISO/IEC 7816-2): drawn on previews so a person sees
+    /// it, never printed, and kept clear of every personalisation element.
+    Chip,
 }
 
 /// A checked element: a box in mm and what to draw in it.
@@ -293,6 +342,7 @@ impl Layout {
             }
             elements.push(element(&f, e).map_err(err)?);
         }
+        keep_chip_clear(&f.name, &elements)?;
         Ok(Layout {
             name: f.name,
             width_mm: f.width_mm,
@@ -301,6 +351,32 @@ impl Layout {
             elements,
         })
     }
+}
+
+/// No personalisation element may overlap the chip's contact plate: ink on the contacts
+/// would be printed on gold, or the module milled through the holder's data.
+fn keep_chip_clear(layout: &str, elements: &[Element]) -> Result<(), LayoutError> {
+    let chips = elements.iter().filter(|e| e.kind == Kind::Chip);
+    for chip in chips {
+        let hit = elements.iter().find(|e| {
+            e.layer == Layer::Personalisation
+                && e.x < chip.x + chip.w
+                && chip.x < e.x + e.w
+                && e.y < chip.y + chip.h
+                && chip.y < e.y + e.h
+        });
+        if let Some(e) = hit {
+            return Err(LayoutError::Element {
+                layout: layout.to_string(),
+                element: e.name.clone(),
+                message: format!(
+                    "its box ({}, {}) + ({} x {}) mm overlaps the chip's contacts {:?} ({}, {}) + ({} x {}) mm",
+                    e.x, e.y, e.w, e.h, chip.name, chip.x, chip.y, chip.w, chip.h
+                ),
+            });
+        }
+    }
+    Ok(())
 }
 
 fn element(f: &LayoutFile, e: &ElementFile) -> Result<Element, String> {
@@ -351,9 +427,16 @@ fn element(f: &LayoutFile, e: &ElementFile) -> Result<Element, String> {
             module_mm: e.module.unwrap_or(0.254),
             color: colour(e.color.as_deref().unwrap_or("#000000"))?,
         },
+        "chip" if layer == Layer::Preprint => Kind::Chip,
+        "chip" => {
+            return Err(
+                "the chip's contacts belong to the card body: put them on the preprint layer"
+                    .into(),
+            );
+        }
         other => {
             return Err(format!(
-                "kind {other:?} is not one of rect, stars, text, image, barcode"
+                "kind {other:?} is not one of rect, stars, text, image, barcode, chip"
             ));
         }
     };
@@ -444,7 +527,10 @@ fn text(e: &ElementFile, layer: Layer) -> Result<TextSpec, String> {
 fn field(key: &str) -> Result<Field, String> {
     Field::parse(key).ok_or_else(|| {
         let known: Vec<&str> = Field::ALL.iter().map(|f| f.key()).collect();
-        format!("unknown field {key:?}; known fields: {}", known.join(", "))
+        format!(
+            "unknown field {key:?}; known fields: {}, category_1 … category_{CATEGORY_ROWS}, code_95_1 … code_95_{CATEGORY_ROWS}",
+            known.join(", ")
+        )
     })
 }
 
@@ -511,7 +597,11 @@ mod tests {
         ] {
             assert!(fields(&front).contains(&f), "front lacks {}", f.key());
         }
-        for f in [Field::Categories, Field::Code95, Field::SupportNumber] {
+        let mut back_fields = vec![Field::SupportNumber];
+        for n in 1..=CATEGORY_ROWS {
+            back_fields.extend([Field::CategoryRow(n), Field::Code95Row(n)]);
+        }
+        for f in back_fields {
             assert!(fields(&back).contains(&f), "back lacks {}", f.key());
         }
         let pictures: Vec<_> = front
@@ -561,6 +651,24 @@ mod tests {
             e.to_string().contains("cannot be on the preprint layer"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn personal_data_cannot_overlap_the_chip() {
+        let chip = "name = \"chip\"\nlayer = \"preprint\"\nkind = \"chip\"\nx = 9\ny = 17\nw = 12\nh = 13\n";
+        let over = "[[element]]\nname = \"num\"\nlayer = \"personalisation\"\nkind = \"text\"\nfield = \"card_number\"\nx = 20\ny = 29\nw = 10\nh = 3\nsize = 6";
+        let text =
+            format!("name = \"t\"\nwidth_mm = 85.6\nheight_mm = 53.98\n[[element]]\n{chip}{over}");
+        let e = Layout::parse("t", &text).unwrap_err().to_string();
+        assert!(e.contains("element \"num\""), "{e}");
+        assert!(e.contains("overlaps the chip's contacts"), "{e}");
+        let clear = text.replace("x = 20\ny = 29", "x = 22\ny = 29");
+        assert!(Layout::parse("t", &clear).is_ok());
+        let printed = format!(
+            "name = \"t\"\nwidth_mm = 85.6\nheight_mm = 53.98\n[[element]]\n{}",
+            chip.replace("preprint", "personalisation")
+        );
+        assert!(Layout::parse("t", &printed).is_err());
     }
 
     #[test]

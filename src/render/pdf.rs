@@ -136,6 +136,30 @@ pub enum SignatureProblem {
 /// embedded once (pages showing the same bytes share one image object), which keeps a
 /// 1,000-card batch proof small and fast.
 pub fn proof<'a>(pages: &[(&Scene, Option<&ProofPictures<'a>>)]) -> Result<Vec<u8>, PdfError> {
+    document(
+        &Meta {
+            title: "CQC card proof",
+            created: None,
+        },
+        pages,
+    )
+}
+
+/// What a document says about itself in its information dictionary.
+#[derive(Debug, Clone, Copy)]
+pub struct Meta<'a> {
+    pub title: &'a str,
+    /// Its date of creation (midnight UTC); `None`: the epoch. Never "now": the same content
+    /// must give the same bytes.
+    pub created: Option<time::Date>,
+}
+
+/// [`proof`] with the document's own title and date: a document that is not a card proof
+/// (the certificate of qualification) says what it is.
+pub fn document<'a>(
+    meta: &Meta<'_>,
+    pages: &[(&Scene, Option<&ProofPictures<'a>>)],
+) -> Result<Vec<u8>, PdfError> {
     if pages.is_empty() {
         return Err(PdfError::NoPages);
     }
@@ -145,7 +169,7 @@ pub fn proof<'a>(pages: &[(&Scene, Option<&ProofPictures<'a>>)]) -> Result<Vec<u
         let ops = builder.page_ops(index + 1, scene, *pictures)?;
         pdf_pages.push(PdfPage::new(Mm(scene.width_mm), Mm(scene.height_mm), ops));
     }
-    builder.finish(pdf_pages)
+    builder.finish(meta, pdf_pages)
 }
 
 /// The light grey of a picture box drawn without pictures.
@@ -477,8 +501,16 @@ impl<'a> Builder<'a> {
     }
 
     /// Serialises the document. PDF 1.4, because the signature's soft mask is transparency.
-    fn finish(mut self, pages: Vec<PdfPage>) -> Result<Vec<u8>, PdfError> {
-        self.doc.metadata.info.document_title = "CQC card proof".to_owned();
+    fn finish(mut self, meta: &Meta<'_>, pages: Vec<PdfPage>) -> Result<Vec<u8>, PdfError> {
+        self.doc.metadata.info.document_title = meta.title.to_owned();
+        if let Some(at) = meta.created.and_then(|day| {
+            printpdf::DateTime::from_unix_timestamp(day.midnight().assume_utc().unix_timestamp())
+                .ok()
+        }) {
+            self.doc.metadata.info.creation_date = at;
+            self.doc.metadata.info.modification_date = at;
+            self.doc.metadata.info.metadata_date = at;
+        }
         self.doc.metadata.info.creator = "cqcfab".to_owned();
         self.doc.metadata.info.producer = "cqcfab (printpdf 0.12.8)".to_owned();
         self.doc.pages = pages;

@@ -1,6 +1,7 @@
 //! The HTTP service: the portal API, the station API and the web console (src/console).
 
 mod auth;
+mod certificate;
 mod mailroom;
 mod metrics;
 mod quality;
@@ -40,6 +41,8 @@ pub struct AppState {
     pub console: crate::console::ConsoleSettings,
     /// Card previews drawn for the console; `None`: the card page shows none.
     pub previews: Option<crate::console::Previews>,
+    /// Who establishes the certificates of qualification (printed on them).
+    pub certificate_issuer: Arc<str>,
 }
 
 /// Milliseconds in a day.
@@ -56,7 +59,14 @@ impl AppState {
             csca: Arc::new(None),
             console: crate::console::ConsoleSettings::default(),
             previews: None,
+            certificate_issuer: Arc::from(crate::certificate::DEFAULT_ISSUER),
         }
+    }
+
+    /// Certificates of qualification name `issuer` as the company that established them.
+    pub fn with_certificate_issuer(mut self, issuer: &str) -> Self {
+        self.certificate_issuer = Arc::from(issuer);
+        self
     }
 
     /// The console draws card previews with this renderer.
@@ -95,6 +105,10 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/v1/requests", post(requests::create))
         .route("/v1/requests/{request_id}", get(requests::show))
+        .route(
+            "/v1/requests/{request_id}/certificate.pdf",
+            get(certificate::show),
+        )
         .route("/v1/returns/{piece_id}/decision", post(returns::decide))
         .route("/v1/stations/mailroom/scans", post(mailroom::scan))
         .route("/v1/stations/quality/scans", post(quality::scan))

@@ -347,7 +347,7 @@ mod tests {
     #[test]
     fn codes_are_told_apart() {
         assert!(matches!(
-            MailroomScan::read("EE 471 108 151 FR"),
+            MailroomScan::read("LA 471 108 151 FR"),
             MailroomScan::Piece(_)
         ));
         assert_eq!(
@@ -355,7 +355,7 @@ mod tests {
             MailroomScan::Reason(ReturnReason::Npai)
         );
         assert!(matches!(
-            MailroomScan::read("EE47110815"),
+            MailroomScan::read("LA47110815"),
             MailroomScan::Unknown(_)
         ));
         assert!(matches!(MailroomScan::read(""), MailroomScan::Unknown(_)));
@@ -364,12 +364,12 @@ mod tests {
     #[test]
     fn two_codes_glued_together_are_never_one() {
         assert_eq!(
-            MailroomScan::read("EE471108151FRAB000717581FR"),
-            MailroomScan::Glued(vec!["EE471108151FR".into(), "AB000717581FR".into()])
+            MailroomScan::read("LA471108151FRAB000717581FR"),
+            MailroomScan::Glued(vec!["LA471108151FR".into(), "AB000717581FR".into()])
         );
         assert_eq!(
-            MailroomScan::read("PND-NPAIEE471108151FR"),
-            MailroomScan::Glued(vec!["PND-NPAI".into(), "EE471108151FR".into()])
+            MailroomScan::read("PND-NPAILA471108151FR"),
+            MailroomScan::Glued(vec!["PND-NPAI".into(), "LA471108151FR".into()])
         );
     }
 

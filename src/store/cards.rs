@@ -28,6 +28,10 @@ pub struct NewCard {
     pub address_lines: String,
     pub postcode: String,
     pub country: String,
+    /// JSON of the card's groups with their code-95 dates (`card_groups::encode_groups`).
+    pub qualifications: String,
+    /// JSON of the reasons it waits for review, if any (`card_groups::encode_review`).
+    pub review: Option<String>,
 }
 
 /// A stored card.
@@ -53,6 +57,10 @@ pub struct CardRecord {
     pub address_lines: Option<String>,
     pub postcode: Option<String>,
     pub country: Option<String>,
+    /// Read with [`CardRecord::groups`]; `None` on cards stored before per-group dates.
+    pub qualifications: Option<String>,
+    /// Read with [`CardRecord::review_reasons`].
+    pub review: Option<String>,
     pub created_at: i64,
     pub updated_at: i64,
     /// The renewal or replacement that superseded this card, recorded when that successor was
@@ -66,8 +74,8 @@ macro_rules! select_card {
         concat!(
             "SELECT id, card_number, holder_number, request_id, kind, state, version, issue_date, ",
             "expiry_date, expected_expiry, previous_card_number, surname, given_names, birth_date, birth_place, ",
-            "licence_number, categories, address_lines, postcode, country, created_at, updated_at, ",
-            "superseded_by FROM cards ",
+            "licence_number, categories, address_lines, postcode, country, qualifications, review, ",
+            "created_at, updated_at, superseded_by FROM cards ",
             $tail
         )
     };
@@ -84,7 +92,7 @@ where
     q.push(
         "INSERT INTO cards (card_number, holder_number, request_id, kind, state, version, issue_date, expiry_date, \
          expected_expiry, previous_card_number, surname, given_names, birth_date, birth_place, licence_number, \
-         categories, address_lines, postcode, country, created_at, updated_at) ",
+         categories, address_lines, postcode, country, qualifications, review, created_at, updated_at) ",
     );
     q.push_values(cards, |mut b, card| {
         b.push_bind(card.card_number.as_str())
@@ -106,6 +114,8 @@ where
             .push_bind(card.address_lines.as_str())
             .push_bind(card.postcode.as_str())
             .push_bind(card.country.as_str())
+            .push_bind(card.qualifications.as_str())
+            .push_bind(card.review.as_deref())
             .push_bind(now)
             .push_bind(now);
     });

@@ -117,6 +117,7 @@ impl Parts {
 
 pub mod artifacts;
 pub mod audit;
+pub mod card_groups;
 pub mod cards;
 pub mod intake;
 pub mod jobs;

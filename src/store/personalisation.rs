@@ -6,6 +6,7 @@
 
 use serde_json::{Value, json};
 
+use super::card_groups::code95_map;
 use super::cards::{self, CardRecord, TransitionError};
 use super::{Tx, outbox, succession};
 use crate::clock::rfc3339;
@@ -22,11 +23,12 @@ pub async fn record(
 ) -> Result<CardState, TransitionError> {
     let to = cards::apply(tx, now, card, CardEvent::Personalise, actor, None, details).await?;
     let previous = succession::successor_personalised(tx, now, card, actor).await?;
+    let code95 = code95_map(&card.groups()?);
     outbox::push(
         tx,
         now,
         "card.personalised",
-        payload(card, now, previous.as_ref()),
+        payload(card, now, code95, previous.as_ref()),
     )
     .await?;
     Ok(to)
@@ -34,7 +36,12 @@ pub async fn record(
 
 /// The event the portal receives: what it needs to update the driver's tracking, and no
 /// personal data (the card number and dates are already in `request.accepted`).
-fn payload(card: &CardRecord, now: i64, previous: Option<&succession::Predecessor>) -> Value {
+fn payload(
+    card: &CardRecord,
+    now: i64,
+    code95: Value,
+    previous: Option<&succession::Predecessor>,
+) -> Value {
     json!({
         "request_id": card.request_id,
         "card_number": card.card_number,
@@ -42,6 +49,8 @@ fn payload(card: &CardRecord, now: i64, previous: Option<&succession::Predecesso
         "personalised_at": rfc3339(now),
         "issue_date": card.issue_date,
         "expiry_date": card.expiry_date,
+        // Each group's code-95 date, as in `request.accepted` and `GET /v1/requests/{id}`.
+        "code95": code95,
         "previous_card": previous.map(|p| json!({
             "card_number": p.card_number,
             "state": p.state,

@@ -180,6 +180,18 @@ pub fn record_fields(card: &CardRecord) -> Option<Fields> {
         "categories".into(),
         categories_field(cats.iter().map(String::as_str)),
     );
+    // Each category's code-95 date as the chip carries it; a record whose groups cannot be
+    // read leaves the field out rather than inventing one.
+    if let Ok(groups) = card.groups() {
+        let code95: Vec<String> = crate::domain::qualification::CardGroup::per_category(&groups)
+            .iter()
+            .map(|(c, d)| format!("{c}={d}"))
+            .collect();
+        f.insert(
+            "code95".into(),
+            categories_field(code95.iter().map(String::as_str)),
+        );
+    }
     Some(f)
 }
 

@@ -204,6 +204,18 @@ impl Store {
         }))
     }
 
+    /// The request as received, without its pictures (JSON text); `None` for an unknown
+    /// request or once its personal data was purged.
+    pub async fn request_document(&self, request_id: &str) -> Result<Option<String>, StoreError> {
+        let row: Option<(Option<String>,)> = on_read!(self, |p, pg| {
+            sqlx::query_as("SELECT document FROM requests WHERE request_id = $1")
+                .bind(request_id)
+                .fetch_optional(p)
+                .await?
+        });
+        Ok(row.and_then(|(d,)| d))
+    }
+
     /// The stored bytes of a request's picture (`photo`, `signature`); `None` when there is
     /// none or it was purged.
     pub async fn request_picture(

@@ -134,23 +134,60 @@ impl Fixture {
         format!("FIX-2026-{:06}", self.index)
     }
 
-    /// The card expiry per domain.md §2: first issue, training end + 5 years; renewal, from the
-    /// previous expiry when the training ended before it (an early FCO must not shorten the
-    /// card), else from the training end; replacement, the previous expiry unchanged. With two
-    /// qualifications the latest training counts.
-    pub fn expected_expiry(&self) -> Result<Date, FixtureError> {
-        let latest = self
-            .qualifications
-            .iter()
-            .map(|q| q.training_end)
-            .max()
-            .unwrap_or(TRAINING_LAST);
+    /// Each group's code-95 date, computed here independently of the service from the texts
+    /// (docs/validity.md): an initial qualification or a passerelle runs five years from its
+    /// end; an FCO completed within the year before the previous date keeps that date
+    /// (R. 3314-12), else five years from its end; a passerelle that is the latest training
+    /// puts both groups five years after it, an FCO that is the latest covers the group
+    /// reached by the passerelle (R. 3314-13); a replacement keeps the previous date. The
+    /// fixtures never fall on a date the texts leave open (those are the domain's table).
+    pub fn expected_code95(&self) -> Result<Vec<(Group, Date)>, FixtureError> {
         let previous = self.previous.as_ref().map(|p| p.expiry);
-        match (self.kind, previous) {
-            (RequestKind::Replacement(_), Some(p)) => Ok(p),
-            (RequestKind::Renewal, Some(p)) if latest < p => plus_years(p, VALIDITY_YEARS),
-            _ => plus_years(latest, VALIDITY_YEARS),
+        if let (RequestKind::Replacement(_), Some(p)) = (self.kind, previous) {
+            return Ok(self.qualifications.iter().map(|q| (q.group, p)).collect());
         }
+        let mut dates = Vec::new();
+        for q in &self.qualifications {
+            let date = match (q.training, previous) {
+                (Training::Fco, Some(p)) if q.training_end < p => {
+                    if q.training_end >= plus_years(p, -1)? {
+                        plus_years(p, VALIDITY_YEARS)?
+                    } else {
+                        plus_years(q.training_end, VALIDITY_YEARS)?
+                    }
+                }
+                _ => plus_years(q.training_end, VALIDITY_YEARS)?,
+            };
+            dates.push((q.group, date));
+        }
+        let latest = self.qualifications.iter().max_by_key(|q| q.training_end);
+        if let (Some(latest), 2) = (latest, dates.len()) {
+            let joined = match latest.training {
+                Training::Passerelle => true,
+                Training::Fco => self
+                    .qualifications
+                    .iter()
+                    .any(|q| q.training == Training::Passerelle),
+                _ => false,
+            };
+            if joined && let Some(&(_, date)) = dates.iter().find(|(g, _)| *g == latest.group) {
+                for d in &mut dates {
+                    d.1 = date;
+                }
+            }
+        }
+        Ok(dates)
+    }
+
+    /// Field 4b: the previous card's for a replacement, else the groups' date (the fixtures'
+    /// groups end on one day; the domain's table covers two dates).
+    pub fn expected_expiry(&self) -> Result<Date, FixtureError> {
+        Ok(self
+            .expected_code95()?
+            .into_iter()
+            .map(|(_, d)| d)
+            .max()
+            .unwrap_or(TRAINING_LAST))
     }
 
     /// The request document with the given picture bytes (base64, standard alphabet, padded).
@@ -198,6 +235,11 @@ impl Fixture {
             "previous_card": previous,
             "replacement": replacement,
             "expected_expiry": iso(self.expected_expiry()?),
+            "expected_code95": self
+                .expected_code95()?
+                .into_iter()
+                .map(|(g, d)| (g.as_str().to_string(), json!(iso(d))))
+                .collect::<Map<String, Value>>(),
             "photo": STANDARD.encode(photo),
             "signature": STANDARD.encode(signature),
             "delivery_address": {
@@ -288,6 +330,9 @@ const KEY_ORDER: &[&str] = &[
     "reason",
     "theft_declaration_ref",
     "expected_expiry",
+    "expected_code95",
+    "goods",
+    "passengers",
     "photo",
     "signature",
     "delivery_address",
@@ -597,9 +642,18 @@ fn settle(f: &mut Fixture, rng: &mut Rng) -> Result<(), FixtureError> {
         RequestKind::Renewal if f.previous.is_none() => {
             // An early FCO on a card we issued in 2022 or later (so it expires in 2027).
             let renewals = rng.below(2) as u8;
+            let mut expiry = random_date(rng, date!(2027 - 02 - 01), date!(2027 - 12 - 31))?;
+            // Never exactly one year after the FCO: the texts leave that first day of the
+            // window open (a request the service holds; the domain's table covers it).
+            if f.qualifications
+                .iter()
+                .any(|q| plus_years(expiry, -1).ok() == Some(q.training_end))
+            {
+                expiry = plus_days(expiry, 1)?;
+            }
             f.previous = Some(PreviousCard {
                 number: our_number(f.index, renewals, 0)?,
-                expiry: random_date(rng, date!(2027 - 02 - 01), date!(2027 - 12 - 31))?,
+                expiry,
             });
         }
         RequestKind::Replacement(_) if f.previous.is_none() => {
@@ -1071,7 +1125,8 @@ fn curate(f: &mut Fixture) -> Result<(), FixtureError> {
             );
         }
         41 => {
-            // Early FCO before a leap-day expiry: 29 February + 5 years is 28 February.
+            // An FCO more than a year before a leap-day expiry: outside the window of
+            // R. 3314-12, it runs from its own end (2031-09-14), not from 29 February.
             f.kind = Renewal;
             f.qualifications = vec![qual(Goods, &["C", "CE"], Fco, date!(2026 - 09 - 14))];
             f.previous = previous(our_number(i, 0, 0)?, date!(2028 - 02 - 29));
@@ -1135,11 +1190,11 @@ fn curate(f: &mut Fixture) -> Result<(), FixtureError> {
             ];
         }
         51 => {
-            // Two FCO on different days: the latest one counts.
+            // One anticipated FCO for both groups: both keep the previous date.
             f.kind = Renewal;
             f.qualifications = vec![
                 qual(Goods, &["C", "CE"], Fco, date!(2026 - 05 - 15)),
-                qual(Passengers, &["D"], Fco, date!(2026 - 09 - 25)),
+                qual(Passengers, &["D"], Fco, date!(2026 - 05 - 15)),
             ];
             f.previous = previous(our_number(i, 0, 0)?, date!(2026 - 06 - 30));
         }
@@ -1341,17 +1396,17 @@ pub const COVERAGE: &[(&str, &str)] = &[
     ),
     (
         "renewal:early",
-        "FCO before the previous expiry: runs from the previous expiry",
+        "FCO within the year before the previous expiry: runs from the previous expiry (R. 3314-12)",
+    ),
+    (
+        "renewal:outside_window",
+        "FCO more than a year before the previous expiry: runs from the training",
     ),
     (
         "renewal:late",
         "FCO after the previous expiry: runs from the training",
     ),
     ("renewal:same_day", "FCO on the previous expiry day"),
-    (
-        "expiry:feb29_to_feb28",
-        "29 February + 5 years = 28 February",
-    ),
     (
         "expiry:keeps_feb29",
         "a replacement keeping a 29 February expiry",
@@ -1500,16 +1555,13 @@ pub fn coverage_tags(v: &Value) -> Vec<&'static str> {
     let prev_expiry = parse_date(text(v, &["previous_card", "expiry"]));
     let expected = parse_date(text(v, &["expected_expiry"]));
     if let (true, Some(t), Some(p)) = (kind == "renewal", latest, prev_expiry) {
-        tag("renewal:early", t < p);
+        let window = plus_years(p, -1).ok();
+        tag("renewal:early", t < p && window.is_some_and(|w| t >= w));
+        tag("renewal:outside_window", window.is_some_and(|w| t < w));
         tag("renewal:late", t > p);
         tag("renewal:same_day", t == p);
     }
     let feb29 = |d: Option<Date>| d.is_some_and(|d| u8::from(d.month()) == 2 && d.day() == 29);
-    let feb28 = |d: Option<Date>| d.is_some_and(|d| u8::from(d.month()) == 2 && d.day() == 28);
-    tag(
-        "expiry:feb29_to_feb28",
-        kind != "replacement" && feb29(prev_expiry) && feb28(expected),
-    );
     tag(
         "expiry:keeps_feb29",
         kind == "replacement" && feb29(expected),
@@ -1645,6 +1697,30 @@ pub fn coverage(requests: &[Value]) -> BTreeMap<&'static str, Vec<usize>> {
 mod tests {
     use super::*;
 
+    /// The committed fixtures are exactly what the generator makes: a change of the rules
+    /// (expected dates) shows as a diff of `fixtures/requests/valid.jsonl`. With
+    /// `CQCFAB_BLESS=1` the file is written again, to be reviewed and committed.
+    #[test]
+    fn the_committed_fixtures_are_the_generator_output() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/requests/valid.jsonl");
+        let made = valid_jsonl(FIXTURE_COUNT).unwrap();
+        if std::env::var_os("CQCFAB_BLESS").is_some() {
+            std::fs::write(path, &made).unwrap();
+        }
+        let committed = std::fs::read_to_string(path).unwrap();
+        let differ: Vec<usize> = committed
+            .lines()
+            .zip(made.lines())
+            .enumerate()
+            .filter(|(_, (a, b))| a != b)
+            .map(|(i, _)| i)
+            .collect();
+        assert!(
+            differ.is_empty() && committed.lines().count() == made.lines().count(),
+            "fixtures {differ:?} differ from the generator (CQCFAB_BLESS=1 writes them)"
+        );
+    }
+
     /// All fixtures as JSON with small stand-in pictures: the structure tests need no
     /// rendering, which keeps them fast in debug builds.
     fn skeletons() -> Vec<Value> {
@@ -1680,7 +1756,11 @@ mod tests {
             ] {
                 assert!(keys.contains(&k), "{i}: {k} missing");
             }
-            assert_eq!(keys.len(), 10, "{i}: unexpected keys {keys:?}");
+            assert!(
+                keys.contains(&"expected_code95"),
+                "{i}: expected_code95 missing"
+            );
+            assert_eq!(keys.len(), 11, "{i}: unexpected keys {keys:?}");
             let id = r["request_id"].as_str().unwrap();
             assert!(!id.is_empty() && id.len() <= 64);
             assert!(
@@ -1842,10 +1922,10 @@ mod tests {
         assert_eq!(r(0), date!(2031 - 10 - 30)); // first issue: training + 5
         assert_eq!(r(2), date!(2032 - 03 - 14)); // early FCO: previous expiry + 5
         assert_eq!(r(5), date!(2031 - 06 - 19)); // late renewal: training + 5
-        assert_eq!(r(41), date!(2033 - 02 - 28)); // 29 Feb + 5 years
+        assert_eq!(r(41), date!(2031 - 09 - 14)); // more than a year early: from the FCO
         assert_eq!(r(42), date!(2028 - 02 - 29)); // replacement keeps it
         assert_eq!(r(7), date!(2031 - 06 - 12)); // two trainings: the latest
-        assert_eq!(r(51), date!(2031 - 09 - 25)); // late on one, the latest counts
+        assert_eq!(r(51), date!(2031 - 06 - 30)); // one anticipated FCO for both groups
         assert_eq!(r(44), date!(2031 - 07 - 03));
         assert_eq!(
             plus_years(date!(2024 - 02 - 29), 4).unwrap(),

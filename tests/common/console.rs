@@ -18,6 +18,8 @@ pub struct Page {
     pub status: u16,
     pub headers: hyper::HeaderMap,
     pub body: String,
+    /// The body's bytes as sent (a PDF is not text).
+    pub raw: Vec<u8>,
 }
 
 impl Page {
@@ -91,6 +93,7 @@ pub async fn request(
         status,
         headers,
         body: String::from_utf8_lossy(&bytes).into_owned(),
+        raw: bytes.to_vec(),
     }
 }
 

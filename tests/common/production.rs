@@ -58,16 +58,16 @@ pub async fn cards_with_carriers(db: &TestDb, n: usize) -> Vec<(String, String)>
 
 /// A carrier (piece) for each of these personalised cards: (card number, piece id) pairs.
 pub async fn carriers_for(db: &TestDb, numbers: &[String]) -> Vec<(String, String)> {
-    let ee = ServiceIndicator::new("EE").unwrap();
+    let la = ServiceIndicator::new("LA").unwrap();
     db.store
-        .add_s10_range("EE-T", ee, 10_000_000, 10_000_999, "test")
+        .add_s10_range("LA-T", la, 10_000_000, 10_000_999, "test")
         .await
         .unwrap();
     let mut pairs = Vec::new();
     for number in numbers {
         let (piece, _) = db
             .store
-            .piece_for(number, ee, PRODUCT, "test")
+            .piece_for(number, la, PRODUCT, "test")
             .await
             .unwrap();
         pairs.push((number.clone(), piece.piece_id));

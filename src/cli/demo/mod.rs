@@ -249,7 +249,7 @@ pub async fn run(overrides: &Overrides, args: DemoArgs) -> anyhow::Result<ExitCo
     push_chip_stage(&mut rep, "J", &encoded);
 
     let from = at();
-    let round = fulfil::letters_stage(&store, &args.out, LETTER_PICTURES).await?;
+    let round = fulfil::letters_stage(&store, &config.products, &args.out, LETTER_PICTURES).await?;
     let day_j = fulfil::post_stage(&store, &args.out, round, true, started).await?;
     windows.push((report::STAGE_LETTERS, from, at()));
     post_lines(&mut rep, &args.out, "J", &day_j);
@@ -303,7 +303,7 @@ pub async fn run(overrides: &Overrides, args: DemoArgs) -> anyhow::Result<ExitCo
         0,
         t.elapsed().as_secs_f64(),
     ));
-    let round = fulfil::letters_stage(&store, &args.out, 0).await?;
+    let round = fulfil::letters_stage(&store, &config.products, &args.out, 0).await?;
     let retrieved = returns::retrieve(&store, &round.0, &mut lines, decision_wait_ms).await?;
     let day_5 = fulfil::post_stage(&store, &args.out, round, false, started).await?;
     post_lines(&mut rep, &args.out, "J+5", &day_5);
@@ -342,7 +342,7 @@ pub async fn run(overrides: &Overrides, args: DemoArgs) -> anyhow::Result<ExitCo
     ));
     let (encoded_again, _) = encode(&store, &config, &args, 0, &chip_times, started).await?;
     push_chip_stage(&mut rep, "J+10", &encoded_again);
-    let round = fulfil::letters_stage(&store, &args.out, 0).await?;
+    let round = fulfil::letters_stage(&store, &config.products, &args.out, 0).await?;
     let day_10 = fulfil::post_stage(&store, &args.out, round, false, started).await?;
     post_lines(&mut rep, &args.out, "J+10", &day_10);
     insert_times.extend(&day_10.insert_times);

@@ -24,13 +24,13 @@ fn text(bytes: &[u8]) -> &str {
 #[test]
 fn the_header_names_the_columns_in_order_and_missing_lines_are_empty_cells() {
     let a = lines(&["ZOLTAN KOVARI", "12 RUE DES LILAS", "69003 LYON"]);
-    let out = write("20261127-lettre-suivie-001", &[row(1, "EE471108151FR", &a)]).expect("write");
+    let out = write("20261127-lettre-suivie-001", &[row(1, "LA471108151FR", &a)]).expect("write");
     let text = text(&out);
     assert_eq!(
         text,
         "batch_id,sequence,piece_id,product,address_1,address_2,address_3,address_4,address_5,\
          address_6,address_7,postcode,city,country,weight_g\n\
-         20261127-lettre-suivie-001,1,EE471108151FR,lettre-suivie,ZOLTAN KOVARI,\
+         20261127-lettre-suivie-001,1,LA471108151FR,lettre-suivie,ZOLTAN KOVARI,\
          12 RUE DES LILAS,69003 LYON,,,,,69003,LYON,FR,21\n"
     );
     assert!(!out.starts_with(&[0xEF, 0xBB, 0xBF]), "no BOM");
@@ -46,7 +46,7 @@ fn cells_a_spreadsheet_would_run_get_an_apostrophe() {
         "@CEDEX",
         "SAINT-ÉTIENNE",
     ]);
-    let mut r = row(1, "EE471108151FR", &a);
+    let mut r = row(1, "LA471108151FR", &a);
     r.city = "=1+1";
     let out = write("B1", &[r]).expect("write");
     let mut reader = csv::ReaderBuilder::new().from_reader(out.as_slice());
@@ -62,7 +62,7 @@ fn cells_a_spreadsheet_would_run_get_an_apostrophe() {
 #[test]
 fn the_same_rows_give_the_same_bytes() {
     let a = lines(&["A", "1 RUE B, BAT \"C\"", "75011 PARIS"]);
-    let rows: Vec<Row<'_>> = (1..=50).map(|i| row(i, "EE471108151FR", &a)).collect();
+    let rows: Vec<Row<'_>> = (1..=50).map(|i| row(i, "LA471108151FR", &a)).collect();
     let once = write("B1", &rows).expect("write");
     let twice = write("B1", &rows).expect("write");
     assert_eq!(once, twice);
@@ -72,7 +72,7 @@ fn the_same_rows_give_the_same_bytes() {
 #[test]
 fn commas_and_double_quotes_are_quoted() {
     let a = lines(&["DUPONT, JEAN", "RESIDENCE \"LES PINS\"", "75011 PARIS"]);
-    let out = write("B1", &[row(1, "EE471108151FR", &a)]).expect("write");
+    let out = write("B1", &[row(1, "LA471108151FR", &a)]).expect("write");
     let body = text(&out).lines().nth(1).expect("row");
     assert!(
         body.contains(",\"DUPONT, JEAN\",\"RESIDENCE \"\"LES PINS\"\"\",75011 PARIS,"),
@@ -91,27 +91,27 @@ fn rows_the_post_could_not_read_are_refused_by_name() {
     assert!(e.to_string().contains("sequence 2"), "{e}");
 
     let eight = lines(&["1", "2", "3", "4", "5", "6", "7", "8"]);
-    let e = write("B1", &[row(3, "EE471108151FR", &eight)]).unwrap_err();
+    let e = write("B1", &[row(3, "LA471108151FR", &eight)]).unwrap_err();
     assert!(
         matches!(e, ManifestError::AddressLines { lines: 8, .. }),
         "{e}"
     );
-    assert!(e.to_string().contains("EE471108151FR (sequence 3)"), "{e}");
+    assert!(e.to_string().contains("LA471108151FR (sequence 3)"), "{e}");
 
-    let e = write("B1", &[row(4, "EE471108151FR", &[])]).unwrap_err();
+    let e = write("B1", &[row(4, "LA471108151FR", &[])]).unwrap_err();
     assert!(
         matches!(e, ManifestError::AddressLines { lines: 0, .. }),
         "{e}"
     );
 
     let broken = lines(&["A", "12 RUE\nDES LILAS", "75011 PARIS"]);
-    let e = write("B1", &[row(5, "EE471108151FR", &broken)]).unwrap_err();
+    let e = write("B1", &[row(5, "LA471108151FR", &broken)]).unwrap_err();
     assert!(
         e.to_string()
-            .contains("EE471108151FR (sequence 5): address_2"),
+            .contains("LA471108151FR (sequence 5): address_2"),
         "{e}"
     );
-    let mut r = row(6, "EE471108151FR", &a);
+    let mut r = row(6, "LA471108151FR", &a);
     r.city = "PARIS\r";
     let e = write("B1", &[r]).unwrap_err();
     assert!(e.to_string().contains("city holds a line break"), "{e}");
@@ -135,7 +135,7 @@ fn the_csv_crate_reads_back_every_field() {
     let rows = [
         Row {
             sequence: 1,
-            piece_id: "EE471108151FR",
+            piece_id: "LA471108151FR",
             product: "lettre-suivie",
             address: &a,
             postcode: "80331",
@@ -145,7 +145,7 @@ fn the_csv_crate_reads_back_every_field() {
         },
         Row {
             sequence: 2,
-            piece_id: "EE471108165FR",
+            piece_id: "LA471108165FR",
             product: "lettre-suivie",
             address: &b,
             postcode: "69003",
@@ -190,7 +190,7 @@ fn a_hundred_thousand_rows_are_one_line_each() {
         "12 RUE DES LILAS",
         "69003 LYON",
     ]);
-    let ids: Vec<String> = (0..100_000).map(|i| format!("EE{i:08}1FR")).collect();
+    let ids: Vec<String> = (0..100_000).map(|i| format!("LA{i:08}1FR")).collect();
     let rows: Vec<Row<'_>> = ids
         .iter()
         .enumerate()
