@@ -28,6 +28,7 @@ on_both_backends!(clock();
     an_event_the_portal_never_takes_goes_dead_and_is_retried,
     two_nodes_never_post_the_same_event_at_once,
     an_https_webhook_is_verified_against_its_ca,
+    card_personalised_reaches_the_portal_when_the_chip_is_bound,
 );
 
 /// Takes in `n` fixture requests: their `request.accepted` events wait in the outbox.
@@ -90,6 +91,60 @@ async fn events_reach_the_portal_signed_once_each_after_failed_attempts(db: &Tes
         assert!(body["type"].is_string() && body["occurred_at"].is_string());
     }
     drop(r);
+    task.abort();
+}
+
+/// `card.personalised` is written by the encoding station's transaction that binds the chip
+/// (src/store/personalisation.rs) and reaches the portal like every other event, without the
+/// holder's personal data.
+async fn card_personalised_reaches_the_portal_when_the_chip_is_bound(db: &TestDb) {
+    let posted = common::production::encoded_and_posted(db, 2, "2026-11-27").await;
+    let r: Shared = Arc::default();
+    let (addr, task) = start_receiver(r.clone()).await;
+    webhook::deliver_due(&db.store, &hook(addr, 20))
+        .await
+        .unwrap();
+    let personalised: Vec<Value> = {
+        let r = r.lock().unwrap();
+        assert_eq!(r.bad_signatures, 0);
+        r.got
+            .iter()
+            .map(|(_, b)| b.clone())
+            .filter(|b| b["type"] == "card.personalised")
+            .collect()
+    };
+    assert_eq!(personalised.len(), 2, "one per card: {personalised:?}");
+    for (card, _) in &posted.pairs {
+        let c = db.store.card_by_number(card).await.unwrap().unwrap();
+        let event = personalised
+            .iter()
+            .find(|b| b["data"]["card_number"] == card.as_str())
+            .unwrap_or_else(|| panic!("no card.personalised for {card}"));
+        let data = &event["data"];
+        assert_eq!(data["request_id"], c.request_id.as_str());
+        assert_eq!(data["kind"], "first_issue");
+        assert_eq!(data["expiry_date"], c.expiry_date.as_str());
+        assert_eq!(data["previous_card"], Value::Null);
+        let groups = c.groups().unwrap();
+        assert!(!groups.is_empty());
+        for g in groups {
+            assert_eq!(
+                data["code95"][g.group.as_str()],
+                g.expiry.to_string().as_str()
+            );
+        }
+        // Personalised on the test's fixed clock, noon in Paris.
+        assert_eq!(data["personalised_at"], "2026-11-27T11:00:00Z");
+        for personal in [
+            "surname",
+            "given_names",
+            "birth_date",
+            "address_lines",
+            "photo",
+        ] {
+            assert!(data.get(personal).is_none(), "{personal} in {data}");
+        }
+    }
     task.abort();
 }
 

@@ -134,6 +134,7 @@ mod tests {
             review: None,
             created_at: 0,
             updated_at: 0,
+            superseded_by: None,
         }
     }
 

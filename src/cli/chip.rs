@@ -389,6 +389,10 @@ pub async fn encode_stage_keeping(
                     "  {reader}: {reason}; the job went back to the queue, waiting for the reader"
                 )),
                 Event::Skipped { .. } => {}
+                Event::Stopped {
+                    card_number,
+                    reason,
+                } => tick.println(format!("  card {card_number} stopped: {reason}")),
             }
             // A serving station runs for days: it logs each card instead of keeping it.
             if mode == Mode::Serve {

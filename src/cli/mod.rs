@@ -11,6 +11,7 @@ mod fixtures;
 mod fulfil;
 mod import;
 mod insert;
+mod lifecycle;
 mod mailroom;
 mod post;
 mod purge;
@@ -139,6 +140,10 @@ enum Command {
     /// Presume delivery of pieces that did not come back and purge the personal data of
     /// cards past their retention period (the service does it hourly).
     Purge(purge::PurgeArgs),
+    /// Card life-cycle steps no station applies: the daily expiry, the authority's and the
+    /// holder's decisions, a card damaged before it leaves (docs/lifecycle.md).
+    #[command(subcommand)]
+    Lifecycle(lifecycle::LifecycleCommand),
 }
 
 /// Entry point of the binary.
@@ -222,6 +227,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Quality(cmd) => quality::quality(&load(&overrides)?, cmd).await,
         Command::Review(cmd) => review::run(&load(&overrides)?, cmd).await,
         Command::Purge(args) => purge::run(&load(&overrides)?, args).await,
+        Command::Lifecycle(cmd) => lifecycle::run(&load(&overrides)?, cmd).await,
     }
 }
 

@@ -89,6 +89,7 @@ pub async fn run(config: &Config, args: &ServeArgs) -> anyhow::Result<ExitCode> 
         config.retention,
         stopped.clone(),
     ));
+    tasks.spawn(expiry_worker(store.clone(), stopped.clone()));
     let csca = crate::chip::keys::csca(config)
         .context("the quality desk verifies chips with the CSCA certificate")?;
     serve(
@@ -144,6 +145,32 @@ async fn retention_worker(
                 "retention sweep"
             ),
             Err(e) => tracing::warn!(error = %e, "retention sweep failed; next try in an hour"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(EVERY) => {}
+            _ = stop.changed() => return,
+        }
+    }
+}
+
+/// Expires the cards past their date of expiry (docs/lifecycle.md, docs/operations.md): at
+/// start, then every hour, so the first run after midnight (Paris) does the day's work and
+/// the others find nothing. A failed run is logged and tried again at the next hour.
+async fn expiry_worker(store: crate::store::Store, mut stop: tokio::sync::watch::Receiver<bool>) {
+    const EVERY: std::time::Duration = std::time::Duration::from_secs(3600);
+    loop {
+        match store
+            .expire_due(crate::store::expiry::BATCH, false, "expiry-worker")
+            .await
+        {
+            Ok(run) if run.expired.is_empty() => {}
+            Ok(run) => tracing::info!(
+                expired = run.expired.len(),
+                skipped = run.skipped.len(),
+                today = %run.today,
+                "expiry run"
+            ),
+            Err(e) => tracing::warn!(error = %e, "expiry run failed; next try in an hour"),
         }
         tokio::select! {
             _ = tokio::time::sleep(EVERY) => {}

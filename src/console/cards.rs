@@ -111,6 +111,9 @@ pub async fn show(
     if let Some(prev) = &card.previous_card_number {
         h!(m; "<dt>Remplace</dt><dd>" {prev} "</dd>");
     }
+    if let Some(next) = &card.superseded_by {
+        h!(m; "<dt>Remplacée par</dt><dd>" {next} "</dd>");
+    }
     h!(m; "</dl></section><section><h2>Puce</h2>");
     match timeline
         .iter()

@@ -303,7 +303,9 @@ async fn insert(tx: &mut Tx, now: i64, rows: &[(&Pending, &Row)]) -> Result<(), 
             action: action(r.held),
             entity_type: "card",
             entity_id: &r.card.card_number,
-            before: None,
+            // The card is created in `application` and approved or held in the same
+            // transaction: the trail shows both ends of that transition.
+            before: Some(json!({ "state": CardState::Application.as_str() })),
             after: Some(json!({
                 "state": r.card.state,
                 "request_id": r.card.request_id,
@@ -366,7 +368,8 @@ fn clone_outcome(o: &Outcome) -> Outcome {
 
 /// A replacement for a lost or stolen card revokes that card in the transaction that accepts
 /// the replacement: the old number is on the revocation list before the new card can even be
-/// approved, let alone personalised (domain.md §3).
+/// approved, let alone personalised (domain.md §3). A replacement for quality declares the
+/// card defective ([`declare_malfunctioning`]).
 async fn revoke_lost_and_stolen(
     tx: &mut Tx,
     now: i64,
@@ -377,16 +380,19 @@ async fn revoke_lost_and_stolen(
         let Basis::Replacement { previous, cause } = &request.basis else {
             continue;
         };
+        let number = match &previous.number {
+            PreviousNumber::Ours(n) => n.to_string(),
+            PreviousNumber::Legacy(n) => n.clone(),
+        };
         let reason = match cause {
             ReplacementCause::Loss => RevocationReason::Lost,
             ReplacementCause::Theft { declaration_ref } => RevocationReason::Stolen {
                 declaration_ref: declaration_ref.clone(),
             },
-            ReplacementCause::Quality => continue,
-        };
-        let number = match &previous.number {
-            PreviousNumber::Ours(n) => n.to_string(),
-            PreviousNumber::Legacy(n) => n.clone(),
+            ReplacementCause::Quality => {
+                declare_malfunctioning(tx, now, &number, request.request_id.as_str()).await?;
+                continue;
+            }
         };
         let card = cards::by_number_in(tx, &number).await?;
         revocations::revoke_in(
@@ -544,4 +550,52 @@ fn row(request: &CardRequest, number: CardNumber, dates: &Dates) -> Result<Row, 
         });
     }
     Ok(Row { card, answer, held })
+}
+
+/// A replacement for quality is the holder's declaration that card `number` is defective: a
+/// card with its holder becomes `malfunctioning` (one still `dispatched` is presumed delivered
+/// first: its holder has it). It is revoked and replaced when the replacement is personalised,
+/// whether it came back with its coupon meanwhile or not (src/store/succession.rs). A card
+/// already back at the quality desk, or of the previous system, has nothing to declare.
+async fn declare_malfunctioning(
+    tx: &mut Tx,
+    now: i64,
+    number: &str,
+    request_id: &str,
+) -> Result<(), StoreError> {
+    let transition = |e: cards::TransitionError| match e {
+        cards::TransitionError::Store(e) => e,
+        other => StoreError::Corrupt(format!("declaring {number} defective: {other}")),
+    };
+    let Some(mut card) = cards::by_number_in(tx, number).await? else {
+        return Ok(());
+    };
+    let details = json!({ "request_id": request_id });
+    if card.state == CardState::Dispatched.as_str() {
+        crate::store::retention::presume_delivered_in(
+            tx,
+            now,
+            &card,
+            "portal",
+            "its holder declared it defective",
+            details.clone(),
+        )
+        .await
+        .map_err(transition)?;
+        card = cards::by_id_in(tx, card.id).await?;
+    }
+    if CardState::parse(&card.state).is_some_and(|s| s.accepts(CardEvent::DeclareMalfunctioning)) {
+        cards::apply(
+            tx,
+            now,
+            &card,
+            CardEvent::DeclareMalfunctioning,
+            "portal",
+            Some("quality replacement requested"),
+            details,
+        )
+        .await
+        .map_err(transition)?;
+    }
+    Ok(())
 }

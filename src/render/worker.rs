@@ -18,12 +18,10 @@ use super::{
     RenderError, Renderer,
 };
 use crate::domain::lifecycle::{CardEvent, CardState};
-use crate::domain::review::Stop;
 use crate::intake::RENDER_JOB;
 use crate::store::artifacts::{self, NewArtifact};
 use crate::store::cards::{self, TransitionError};
 use crate::store::jobs::{self, ClaimedJob, JobError, NewJob};
-use crate::store::outbox;
 use crate::store::{Store, StoreError};
 
 /// The job kind that encodes a rendered card's chip (consumed by the encoding stations).
@@ -230,7 +228,7 @@ async fn process(
                 drop(tx);
                 return Err(WorkerError::Task(e.to_string()));
             };
-            stop_card(&mut tx, now, &card, &stop, &actor).await?;
+            crate::review::stop_card(&mut tx, now, &card, &stop, &actor).await?;
             let reason = e.to_string();
             tracing::warn!(card_number = number, reason, code = %stop.code, "production stopped");
             Done::Stopped {
@@ -242,44 +240,6 @@ async fn process(
     jobs::complete(&mut tx, now, &job.lease).await?;
     tx.commit().await?;
     Ok(done)
-}
-
-/// Stops `card` and tells the portal what the driver must correct (`card.stopped`), in the
-/// caller's transaction. The audit record carries the code, the fields and a detail without
-/// the text that failed: never the holder's name (docs/architecture.md, audit trail).
-async fn stop_card(
-    tx: &mut crate::store::Tx,
-    now: i64,
-    card: &cards::CardRecord,
-    stop: &Stop,
-    actor: &str,
-) -> Result<(), WorkerError> {
-    let paths = stop.paths();
-    cards::apply(
-        tx,
-        now,
-        card,
-        CardEvent::Stop,
-        actor,
-        Some(&format!("{}: {}", stop.code, stop.detail)),
-        json!({ "stop": { "code": stop.code.as_str(), "fields": paths } }),
-    )
-    .await?;
-    let mut data = json!({
-        "request_id": card.request_id,
-        "card_number": card.card_number,
-        "status": CardState::Stopped.as_str(),
-        "reason": stop.code.as_str(),
-        "fields": paths,
-        "message": stop.message_fr(),
-    });
-    if stop.driver_can_correct() {
-        data["links"] = json!({
-            "correction": format!("/v1/requests/{}/correction", card.request_id)
-        });
-    }
-    outbox::push(tx, now, "card.stopped", data).await?;
-    Ok(())
 }
 
 /// A picture of the request; missing bytes (purged, or never stored) make the job fail loudly.

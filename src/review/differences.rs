@@ -84,6 +84,7 @@ mod tests {
             country: None,
             qualifications: None,
             review: None,
+            superseded_by: None,
             created_at: 0,
             updated_at: 0,
         }

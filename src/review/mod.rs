@@ -9,12 +9,14 @@
 //! queue. The console and the CLI call the same functions.
 
 mod differences;
+mod stopped;
 
 use serde_json::json;
 use sha2::{Digest, Sha256};
 use thiserror::Error;
 
 pub use differences::{Difference, differences};
+pub use stopped::stop_card;
 
 use crate::domain::lifecycle::{CardEvent, CardState};
 use crate::domain::review::{DriverMessage, ReviewReason, Waiting};

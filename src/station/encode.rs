@@ -8,6 +8,7 @@
 //! done. Any failure after the draw spoils that body with its reason and the job goes on with
 //! the next blank; a card number is never written to two chips (docs/stock.md).
 
+use crate::domain::review::{Stop, StopCode};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -20,12 +21,12 @@ use super::readers::ReaderSlot;
 use crate::chip::script::{self, PersoError};
 use crate::chip::signer::DocumentSigner;
 use crate::chip::{data_groups, record, sod};
-use crate::domain::lifecycle::{CardEvent, CardState};
+use crate::domain::lifecycle::CardState;
 use crate::render::worker::ENCODE_JOB;
 use crate::render::{CHIP_PORTRAIT, CHIP_SIGNATURE};
 use crate::store::jobs::ClaimedJob;
 use crate::store::stock::{self, StockError};
-use crate::store::{Store, cards, jobs};
+use crate::store::{Store, cards, jobs, personalisation};
 
 /// How long a write may hold its job.
 pub const LEASE_MS: i64 = 120_000;
@@ -87,6 +88,10 @@ pub enum Event {
     },
     /// The card was not waiting for encoding (a repeat): nothing done.
     Skipped { card_number: String, state: String },
+    /// The card cannot be encoded as it stands (its rendered pictures are missing, its data
+    /// does not fit the chip profile): production stopped for this card only, before a blank
+    /// was drawn; a supervisor releases it after a fix or rejects it (docs/lifecycle.md).
+    Stopped { card_number: String, reason: String },
     /// The reader could not be used; this reader's thread ends.
     ReaderLost { reader: String, error: String },
 }
@@ -127,6 +132,9 @@ enum JobError {
     Lease(#[from] jobs::JobError),
     #[error("{0}")]
     Data(String),
+    /// The card's own data cannot go on a chip: retrying cannot help, the card stops.
+    #[error("{0}")]
+    Unproducible(String),
 }
 
 /// A job claimed and its files prepared while the finished card leaves the reader.
@@ -266,6 +274,23 @@ fn encode_job(
                 card_number: number,
                 state,
             });
+            return false;
+        }
+        Err(JobError::Unproducible(reason)) => {
+            match rt.block_on(stop_card(station, job, &number, &reason)) {
+                Ok(()) => report(Event::Stopped {
+                    card_number: number,
+                    reason,
+                }),
+                Err(e) => {
+                    let error = format!("{reason}; stopping the card failed: {e}");
+                    let _ = rt.block_on(station.store.fail(&job.lease, &error));
+                    report(Event::Failed {
+                        card_number: number,
+                        error,
+                    });
+                }
+            }
             return false;
         }
         Err(e) => {
@@ -542,8 +567,8 @@ async fn prepare(station: &Station, number: &str) -> Result<Ready, JobError> {
             .find(|a| a.name == name)
             .and_then(|a| a.bytes.clone())
             .ok_or_else(|| {
-                JobError::Data(format!(
-                    "card {number}: no rendered {name}; render it again"
+                JobError::Unproducible(format!(
+                    "card {number}: no rendered {name}; release it to render it again"
                 ))
             })
     };
@@ -553,19 +578,56 @@ async fn prepare(station: &Station, number: &str) -> Result<Ready, JobError> {
         picture(CHIP_PORTRAIT)?,
         picture(CHIP_SIGNATURE)?,
     )
-    .map_err(|e| JobError::Data(e.to_string()))?;
+    .map_err(|e| JobError::Unproducible(format!("card {number}: {e}")))?;
     let mut files = data_groups::build(&data)
-        .map_err(|e| JobError::Data(format!("card {number}: {e}")))?
+        .map_err(|e| JobError::Unproducible(format!("card {number}: {e}")))?
         .files;
     let now_s = u64::try_from(store.clock().now_ms() / 1000).unwrap_or(0);
     let sod_file = sod::build(&files, station.signer.as_ref(), now_s)
         .map_err(|e| JobError::Data(format!("card {number}: EF.SOD: {e}")))?;
     files.push((data_groups::FID_SOD, sod_file));
-    script::check_sizes(&files).map_err(|e| JobError::Data(format!("card {number}: {e}")))?;
+    script::check_sizes(&files)
+        .map_err(|e| JobError::Unproducible(format!("card {number}: {e}")))?;
     Ok(Ready::Files(card.id, files))
 }
 
-/// Binds the body to the card, moves the card to personalised, completes the job: together.
+/// Stops card `number` (`in_production` → `stopped`, with the reason) and completes its job,
+/// together: the line goes on with the other cards.
+async fn stop_card(
+    station: &Station,
+    job: &ClaimedJob,
+    number: &str,
+    reason: &str,
+) -> Result<(), JobError> {
+    let store = &station.store;
+    let now = store.clock().now_ms();
+    let mut tx = store.begin().await?;
+    let card = cards::by_number_in(&mut tx, number)
+        .await?
+        .ok_or_else(|| JobError::Data(format!("card {number} vanished")))?;
+    // What the encoding stage cannot do (rendered files missing, data over the chip profile)
+    // is ours to fix, never the driver's: the portal hears `card.stopped` with no field.
+    let stop = Stop::new(StopCode::DataMissing, vec![], format!("encoding: {reason}"));
+    crate::review::stop_card(
+        &mut tx,
+        now,
+        &card,
+        &stop,
+        &format!("station:{}", station.name),
+    )
+    .await?;
+    jobs::complete(&mut tx, now, &job.lease).await?;
+    tx.commit().await?;
+    tracing::warn!(
+        card_number = number,
+        reason,
+        "production stopped at encoding"
+    );
+    Ok(())
+}
+
+/// Binds the body to the card, moves the card to personalised (superseding its predecessor,
+/// telling the portal), completes the job: together.
 async fn bind(
     station: &Station,
     job: &ClaimedJob,
@@ -589,13 +651,11 @@ async fn bind(
         .collect();
     let mut tx = store.begin().await?;
     stock::bind(&mut tx, now, serial, card_id).await?;
-    cards::apply(
+    personalisation::record(
         &mut tx,
         now,
         &card,
-        CardEvent::Personalise,
         &format!("station:{}", station.name),
-        None,
         json!({
             "chip_serial": format!("{serial:016X}"),
             "reader": reader,

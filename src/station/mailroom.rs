@@ -307,12 +307,17 @@ async fn piece(
             piece_id,
             card_number,
             card_state,
+            superseded_by,
             now,
         } => {
+            let why = match superseded_by {
+                Some(successor) => format!("remplacée par la carte {successor}"),
+                None => card_state,
+            };
             let mut a = answer(
                 Outcome::ToDestruction,
                 format!(
-                    "BAC DESTRUCTION — carte {card_number} plus valable ({card_state}) : ne pas \
+                    "BAC DESTRUCTION — carte {card_number} plus valable ({why}) : ne pas \
                      ranger{}",
                     if now { "" } else { " (déjà enregistré)" }
                 ),

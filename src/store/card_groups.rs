@@ -255,6 +255,7 @@ mod tests {
             review,
             created_at: 0,
             updated_at: 0,
+            superseded_by: None,
         }
     }
 

@@ -63,6 +63,9 @@ pub struct CardRecord {
     pub review: Option<String>,
     pub created_at: i64,
     pub updated_at: i64,
+    /// The renewal or replacement that superseded this card, recorded when that successor was
+    /// personalised (docs/lifecycle.md; src/store/succession.rs).
+    pub superseded_by: Option<String>,
 }
 
 /// The card columns, followed by a literal `WHERE` clause.
@@ -72,7 +75,7 @@ macro_rules! select_card {
             "SELECT id, card_number, holder_number, request_id, kind, state, version, issue_date, ",
             "expiry_date, expected_expiry, previous_card_number, surname, given_names, birth_date, birth_place, ",
             "licence_number, categories, address_lines, postcode, country, qualifications, review, ",
-            "created_at, updated_at FROM cards ",
+            "created_at, updated_at, superseded_by FROM cards ",
             $tail
         )
     };

@@ -10,8 +10,8 @@ use serde_json::json;
 use super::audit::{self, Entry};
 use super::cards::{self, TransitionError};
 use super::revocations::{self, RevocationReason};
-use super::{Store, StoreError, outbox, same_person};
-use crate::domain::lifecycle::{CardEvent, CardState};
+use super::{Store, StoreError, outbox, pieces, same_person};
+use crate::domain::lifecycle::{CardEvent, CardState, PieceEvent, PieceState};
 
 /// Why a card body is destroyed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -292,22 +292,54 @@ impl Store {
             .execute(&mut *c)
             .await
             .map_err(StoreError::from)?;
-            // A returned piece waiting with this card is closed, its slot freed.
-            sqlx::query(
-                "UPDATE mail_pieces SET state = 'card_destroyed', updated_at = $1 \
-                 WHERE card_id = $2 AND state IN ('returned_undelivered', 'awaiting_decision')",
-            )
-            .bind(now)
-            .bind(card.id)
-            .execute(&mut *c)
-            .await
-            .map_err(StoreError::from)?;
             sqlx::query("UPDATE mail_returns SET slot = NULL WHERE card_id = $1")
                 .bind(card.id)
                 .execute(&mut *c)
                 .await
                 .map_err(StoreError::from)?;
         });
+        // A returned piece waiting with this card is closed (piece machine: `destroy_card`).
+        let returned: Vec<(String, String)> = on_tx!(&mut tx, |c, pg| {
+            sqlx::query_as(
+                "SELECT piece_id, state FROM mail_pieces WHERE card_id = $1 \
+                 AND state IN ('returned_undelivered', 'awaiting_decision') ORDER BY piece_id",
+            )
+            .bind(card.id)
+            .fetch_all(&mut *c)
+            .await
+            .map_err(StoreError::from)?
+        });
+        for (piece_id, state) in returned {
+            let to = PieceState::parse(&state)
+                .and_then(|s| s.next(PieceEvent::DestroyCard))
+                .ok_or_else(|| {
+                    StoreError::Corrupt(format!("piece {piece_id} in {state} refuses destroy_card"))
+                })?;
+            if !pieces::set_state_in(&mut tx, now, &piece_id, &state, to.as_str()).await? {
+                return Err(StoreError::Corrupt(format!(
+                    "piece {piece_id} changed while its card was destroyed"
+                ))
+                .into());
+            }
+            audit::append(
+                &mut tx,
+                now,
+                &Entry {
+                    actor: approver,
+                    action: "piece.card_destroyed",
+                    entity_type: "mail_piece",
+                    entity_id: &piece_id,
+                    before: Some(json!({ "state": state })),
+                    after: Some(json!({
+                        "state": to.as_str(),
+                        "card_number": card.card_number,
+                        "destruction": id,
+                    })),
+                    reason: Some(&d.reason),
+                },
+            )
+            .await?;
+        }
         audit::append(
             &mut tx,
             now,
@@ -348,8 +380,9 @@ impl Store {
         })
     }
 
-    /// Returned cards whose holder did not answer in time: (card number, piece id, slot),
-    /// the destruction list of the mailroom.
+    /// Returned cards whose holder did not answer in time, or that were superseded by a
+    /// renewal or replacement while they waited: (card number, piece id, slot), the
+    /// destruction list of the mailroom.
     pub async fn unclaimed_returns(
         &self,
     ) -> Result<Vec<(String, String, Option<i64>)>, StoreError> {
@@ -358,8 +391,9 @@ impl Store {
             Ok(sqlx::query_as(
                 "SELECT c.card_number, r.piece_id, r.slot FROM mail_returns r \
                  JOIN cards c ON c.id = r.card_id \
-                 WHERE r.decision IS NULL AND r.outcome = 'held' AND r.decision_due_at < $1 \
-                 AND c.state = 'held' ORDER BY r.slot",
+                 WHERE r.outcome = 'held' AND c.state = 'held' \
+                 AND ((r.decision IS NULL AND r.decision_due_at < $1) \
+                      OR c.superseded_by IS NOT NULL) ORDER BY r.slot",
             )
             .bind(now)
             .fetch_all(p)

@@ -64,6 +64,14 @@ pub enum InsertError {
     PieceNotOpen { piece_id: String, state: String },
     #[error("card {card_number} is {state}: only a personalised card goes into an envelope")]
     CardNotReady { card_number: String, state: String },
+    #[error(
+        "card {card_number} was superseded by card {successor} while it waited in its slot: \
+         do not post it, put it in the destruction tray"
+    )]
+    Superseded {
+        card_number: String,
+        successor: String,
+    },
     #[error(transparent)]
     Transition(#[from] TransitionError),
     #[error(transparent)]
@@ -148,6 +156,12 @@ impl Store {
         // pair is the confirming scan of its retrieval.
         let event = match offered.state.as_str() {
             "personalised" => CardEvent::Insert,
+            "held" if offered.superseded_by.is_some() => {
+                return Err(InsertError::Superseded {
+                    card_number: offered.card_number,
+                    successor: offered.superseded_by.unwrap_or_default(),
+                });
+            }
             "held" => CardEvent::Resend,
             _ => {
                 return Err(InsertError::CardNotReady {

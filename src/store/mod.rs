@@ -139,6 +139,12 @@ pub mod sessions;
 pub mod stats;
 pub mod stock;
 pub mod users;
+// The life cycle as documented (docs/lifecycle.md).
+pub mod authority;
+pub mod damage;
+pub mod expiry;
+pub mod personalisation;
+pub mod succession;
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("src/store/migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator =

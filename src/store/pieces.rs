@@ -26,6 +26,14 @@ pub enum PieceError {
     NotPersonalised { card_number: String, state: String },
     #[error("card {0} has no postal address on record")]
     NoAddress(String),
+    #[error(
+        "card {card_number} was superseded by card {successor}: it goes to destruction, not back \
+         to the post"
+    )]
+    Superseded {
+        card_number: String,
+        successor: String,
+    },
 }
 
 /// One mail piece.
@@ -135,7 +143,16 @@ impl Store {
             tx.rollback().await?;
             return Ok(output(&p).map(|()| (p, false)));
         }
-        // A held card whose holder decided (resend, readdress) is due for a new carrier.
+        // A held card whose holder decided (resend, readdress) is due for a new carrier,
+        // unless a renewal or replacement superseded it meanwhile: that one is destroyed.
+        if card.state == "held"
+            && let Some(successor) = &card.superseded_by
+        {
+            return Err(PieceError::Superseded {
+                card_number: card_number.to_string(),
+                successor: successor.clone(),
+            });
+        }
         let resend_of: Option<(String, String)> = if card.state == "held" {
             on_tx!(&mut tx, |c, pg| {
                 sqlx::query_as(
@@ -250,7 +267,8 @@ impl Store {
             sqlx::query_as(
                 "SELECT card_number FROM cards c
                  WHERE (state = 'personalised'
-                        OR (state = 'held' AND EXISTS (SELECT 1 FROM mail_returns r
+                        OR (state = 'held' AND superseded_by IS NULL
+                            AND EXISTS (SELECT 1 FROM mail_returns r
                             WHERE r.card_id = c.id AND r.decision IS NOT NULL
                               AND r.new_piece_id IS NULL)))
                  AND NOT EXISTS (SELECT 1 FROM mail_pieces m WHERE m.card_id = c.id

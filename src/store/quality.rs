@@ -284,13 +284,12 @@ impl Store {
         // Dispatched cards are presumed delivered first: one came back from its holder.
         let mut card = card;
         if state == Some(CardState::Dispatched) {
-            cards::apply(
+            super::retention::presume_delivered_in(
                 &mut tx,
                 now,
                 &card,
-                CardEvent::PresumeDelivered,
                 analyst,
-                Some("returned by its holder with the coupon"),
+                "returned by its holder with the coupon",
                 json!({}),
             )
             .await?;
@@ -319,6 +318,8 @@ impl Store {
             json!({ "quality_case": id, "station": station }),
         )
         .await?;
+        // Replaced for quality before it came back: revoked and replaced now.
+        super::succession::settle(&mut tx, now, card.id, analyst).await?;
         outbox::push(
             &mut tx,
             now,

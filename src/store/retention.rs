@@ -5,7 +5,8 @@
 //!    `presume_delivered_days` is presumed delivered (piece `delivered`, card `handed_over`).
 //!    A later return is still taken (the mailroom accepts `delivered` pieces).
 //! 2. **Purge**: `purge_after_days` after a card reached a final state of our custody
-//!    (handed over, destroyed, rejected, replaced), its personal data is deleted: the
+//!    (handed over, destroyed, rejected, replaced, and the states a handed-over card moves on
+//!    to: renewed, expired, suspended, withdrawn, surrendered), its personal data is deleted: the
 //!    request document and pictures, the names, birth data, licence number and address on the
 //!    card row, the rendered artifacts (they show the photo), the address blocks of its mail
 //!    pieces. What the record must keep stays: card number, dates, states, the audit trail
@@ -15,8 +16,8 @@
 use serde_json::json;
 
 use super::audit::{self, Entry};
-use super::cards::{self, TransitionError};
-use super::{Store, StoreError};
+use super::cards::{self, CardRecord, TransitionError};
+use super::{Store, StoreError, Tx, succession};
 use crate::domain::lifecycle::CardEvent;
 
 /// Milliseconds in a day.
@@ -45,6 +46,46 @@ pub struct Swept {
     pub delivered: Vec<String>,
     /// Cards whose personal data was purged.
     pub purged: Vec<String>,
+}
+
+/// Presumes card `card` delivered inside `tx`: its piece in the post becomes `delivered`, the
+/// card `handed_over`. The caller settles a supersession waiting for this (the sweep at once;
+/// the quality desk after the card's return is recorded).
+pub(crate) async fn presume_delivered_in(
+    tx: &mut Tx,
+    now: i64,
+    card: &CardRecord,
+    actor: &str,
+    reason: &str,
+    details: serde_json::Value,
+) -> Result<(), TransitionError> {
+    let delivered: Vec<(String,)> = on_tx!(tx, |c, pg| {
+        sqlx::query_as(
+            "UPDATE mail_pieces SET state = 'delivered', updated_at = $1 \
+             WHERE card_id = $2 AND state = 'dispatched' RETURNING piece_id",
+        )
+        .bind(now)
+        .bind(card.id)
+        .fetch_all(&mut *c)
+        .await
+        .map_err(StoreError::from)?
+    });
+    // The piece moves with its card (piece `presume_delivered`): the card's record names it.
+    let mut details = details;
+    if let (Some(d), Some((piece,))) = (details.as_object_mut(), delivered.first()) {
+        d.insert("piece_id".into(), json!(piece));
+    }
+    cards::apply(
+        tx,
+        now,
+        card,
+        CardEvent::PresumeDelivered,
+        actor,
+        Some(reason),
+        details,
+    )
+    .await?;
+    Ok(())
 }
 
 impl Store {
@@ -76,27 +117,17 @@ impl Store {
             if !dry {
                 let mut tx = self.begin().await?;
                 let card = cards::by_id_in(&mut tx, id).await?;
-                on_tx!(&mut tx, |c, pg| {
-                    sqlx::query(
-                        "UPDATE mail_pieces SET state = 'delivered', updated_at = $1 \
-                         WHERE card_id = $2 AND state = 'dispatched'",
-                    )
-                    .bind(now)
-                    .bind(id)
-                    .execute(&mut *c)
-                    .await
-                    .map_err(StoreError::from)?;
-                });
-                cards::apply(
+                presume_delivered_in(
                     &mut tx,
                     now,
                     &card,
-                    CardEvent::PresumeDelivered,
                     actor,
-                    Some("no return within the waiting period"),
+                    "no return within the waiting period",
                     json!({ "presume_delivered_days": policy.presume_delivered_days }),
                 )
                 .await?;
+                // A renewal personalised while this card travelled: renewed now.
+                succession::settle(&mut tx, now, id, actor).await?;
                 tx.commit().await?;
             }
             swept.delivered.push(number);
@@ -107,7 +138,8 @@ impl Store {
             sqlx::query_as(
                 "SELECT card_number, id, request_id FROM cards WHERE purged_at IS NULL \
                  AND updated_at <= $1 \
-                 AND state IN ('handed_over', 'destroyed', 'rejected', 'replaced') ORDER BY id",
+                 AND state IN ('handed_over', 'destroyed', 'rejected', 'replaced', 'renewed', \
+                 'expired', 'suspended', 'withdrawn', 'surrendered') ORDER BY id",
             )
             .bind(purge_before)
             .fetch_all(p)

@@ -6,7 +6,8 @@
 //! Everything is decided in one transaction keyed to the piece: a duplicate scan finds the
 //! return already there and changes nothing; an old piece whose card has since gone elsewhere
 //! never touches the card's newer piece or address; a card that was revoked meanwhile (lost,
-//! stolen, replaced) is not stored for a decision but sent to the destruction tray.
+//! stolen, replaced), or superseded by a renewal or replacement personalised while it was in
+//! the post, is not stored for a decision but sent to the destruction tray.
 
 use serde_json::json;
 
@@ -40,11 +41,14 @@ pub enum ReturnOutcome {
         /// False when this piece was already scanned: nothing changed.
         now: bool,
     },
-    /// The card is no longer valid (revoked, lost, stolen, replaced...): destruction tray.
+    /// The card is no longer valid (revoked, lost, stolen, replaced, or superseded by a
+    /// renewal or replacement personalised while it travelled): destruction tray.
     ToDestruction {
         piece_id: String,
         card_number: String,
         card_state: String,
+        /// The card that superseded this one, if any.
+        superseded_by: Option<String>,
         now: bool,
     },
     /// The piece was returned and dealt with long ago (resent, readdressed, destroyed): an
@@ -150,10 +154,13 @@ impl Store {
             });
         };
         let card_state = CardState::parse(&card.state);
-        let awaiting = matches!(
+        let in_post = matches!(
             card_state,
             Some(CardState::Dispatched | CardState::HandedOver)
         );
+        // A card superseded while it travelled (its renewal or replacement is personalised)
+        // is dead for its holder: it goes to destruction, never to a resend.
+        let awaiting = in_post && card.superseded_by.is_none();
         let (piece_to, slot, outcome) = if awaiting {
             let slot = free_slot(&mut tx).await?;
             let stored = returned
@@ -198,6 +205,20 @@ impl Store {
         });
         let details =
             json!({ "piece_id": piece.piece_id, "reason": reason.as_str(), "slot": slot });
+        if in_post && !awaiting {
+            cards::apply(
+                &mut tx,
+                now,
+                &card,
+                CardEvent::ReturnUndelivered,
+                by.clerk,
+                Some(reason.label_fr()),
+                details.clone(),
+            )
+            .await?;
+            // A replacement waiting for this card to come back revokes and replaces it now.
+            super::succession::settle(&mut tx, now, card.id, by.clerk).await?;
+        }
         if awaiting {
             let card = {
                 cards::apply(
@@ -257,9 +278,11 @@ impl Store {
                 "posted_address": piece.address_lines(),
                 "decision_expected": awaiting,
                 "decision_due": awaiting.then(|| rfc3339(now + decision_wait_ms)),
+                "superseded_by": card.superseded_by,
             }),
         )
         .await?;
+        let card_state = cards::by_id_in(&mut tx, card.id).await?.state;
         tx.commit().await?;
         Ok(match slot {
             Some(slot) => ReturnOutcome::Held {
@@ -272,7 +295,8 @@ impl Store {
             None => ReturnOutcome::ToDestruction {
                 piece_id: piece.piece_id,
                 card_number: card.card_number,
-                card_state: card.state,
+                card_state,
+                superseded_by: card.superseded_by,
                 now: true,
             },
         })
@@ -334,6 +358,7 @@ fn settled(existing: ReturnRecord, piece: &Piece, card: &CardRecord) -> ReturnOu
                 piece_id: existing.piece_id,
                 card_number,
                 card_state: card.state.clone(),
+                superseded_by: card.superseded_by.clone(),
                 now: false,
             }
         }
@@ -457,6 +482,13 @@ impl Store {
             ));
         }
         let card = cards::by_id_in(&mut tx, ret.card_id).await?;
+        if let Some(successor) = &card.superseded_by {
+            return Err(refuse(format!(
+                "card {} was superseded by card {successor}: it goes to destruction, not back \
+                 to the post",
+                card.card_number
+            )));
+        }
         let event = match decision {
             Decision::Resend => PieceEvent::Resend,
             Decision::Readdress { .. } => PieceEvent::Readdress,

@@ -1,6 +1,7 @@
 //! Revocation (domain.md §3): a card number that must no longer be accepted. A lost or
 //! stolen card is revoked when its replacement is accepted, so always before the replacement
-//! is personalised; a destroyed card is revoked as it is destroyed. The list covers card
+//! is personalised; a card replaced for quality when its replacement is personalised
+//! (src/store/succession.rs); a destroyed card is revoked as it is destroyed. The list covers card
 //! numbers of the previous system too (no card row), because a holder replacing an old card
 //! is as likely as one replacing ours.
 
@@ -21,6 +22,9 @@ pub enum RevocationReason {
     },
     /// The card body was destroyed.
     Destroyed,
+    /// Its replacement was personalised (a card replaced for quality, returned or not):
+    /// the old serial never coexists with the new card (docs/lifecycle.md, invariant 1).
+    Replaced,
 }
 
 impl RevocationReason {
@@ -29,6 +33,7 @@ impl RevocationReason {
             RevocationReason::Lost => "lost",
             RevocationReason::Stolen { .. } => "stolen",
             RevocationReason::Destroyed => "destroyed",
+            RevocationReason::Replaced => "replaced",
         }
     }
 
@@ -88,7 +93,7 @@ pub async fn revoke_in(
         let declared = match reason {
             RevocationReason::Lost => Some(CardEvent::DeclareLost),
             RevocationReason::Stolen { .. } => Some(CardEvent::DeclareStolen),
-            RevocationReason::Destroyed => None,
+            RevocationReason::Destroyed | RevocationReason::Replaced => None,
         };
         let details = json!({ "revocation": reason.as_str(), "request_id": request_id });
         let mut current = card.clone();

@@ -6,6 +6,7 @@ use serde_json::json;
 
 use super::audit::{self, Entry};
 use super::{Store, StoreError, Tx};
+use crate::domain::lifecycle::{CardEvent, CardState};
 
 /// What may become of a body.
 pub const DRAWN: &str = "drawn";
@@ -45,6 +46,8 @@ pub enum StockError {
     CardAlreadyWritten { card_number: String, serial: u64 },
     #[error("card body {0:016X} is not drawn for writing")]
     NotDrawn(u64),
+    #[error(transparent)]
+    Transition(#[from] super::cards::TransitionError),
 }
 
 fn db(serial: u64) -> Result<i64, StockError> {
@@ -387,6 +390,23 @@ impl Store {
             },
         )
         .await?;
+        // The card it was drawn for stays in production on a fresh blank: `spoil` in its
+        // own trail, so the card's history shows every body it cost.
+        if let Some(card_id) = b.card_id {
+            let card = super::cards::by_id_in(&mut tx, card_id).await?;
+            if card.state == CardState::InProduction.as_str() {
+                super::cards::apply(
+                    &mut tx,
+                    now,
+                    &card,
+                    CardEvent::Spoil,
+                    actor,
+                    Some(reason),
+                    json!({ "chip_serial": format!("{serial:016X}") }),
+                )
+                .await?;
+            }
+        }
         tx.commit().await?;
         Ok(())
     }

@@ -18,13 +18,17 @@ use super::{IllegalTransition, Machine};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum CardState {
     /// Request accepted from the portal, validity computed, not yet cleared for production.
+    /// Never stored: intake approves or holds the card in the transaction that creates it (a
+    /// request intake refuses gets its 422 and no card), so `application` only ever appears as
+    /// the `before` of those two transitions.
     Application,
     /// The portal's `expected_expiry` differs from ours: a supervisor must compare both dates,
     /// because a portal miscalculation must not be printed.
     HeldForReview,
     /// Cleared for production, waiting for a render/encode job to claim it.
     Approved,
-    /// Refused (by review or by the portal): no card will be made under this request.
+    /// Refused by a supervisor (after review, or once production stopped): no card will be
+    /// made under this request.
     Rejected,
     /// Production found the request cannot be made as accepted (a name that does not fit the
     /// layout, a chip profile overflow). A supervisor retries it after a fix or rejects it.
@@ -181,7 +185,7 @@ impl CardState {
         let to = match (self, event) {
             (S::Application, E::Approve) => S::Approved,
             (S::Application, E::HoldForReview) => S::HeldForReview,
-            (S::Application | S::HeldForReview | S::Stopped, E::Reject) => S::Rejected,
+            (S::HeldForReview | S::Stopped, E::Reject) => S::Rejected,
             (S::HeldForReview | S::Stopped, E::Release) => S::Approved,
             (S::Stopped, E::Correct) => S::Approved,
             (S::Approved, E::StartProduction) => S::InProduction,
@@ -369,7 +373,6 @@ mod tests {
     const ALLOWED: &[(CardState, CardEvent, CardState)] = &[
         (S::Application, E::Approve, S::Approved),
         (S::Application, E::HoldForReview, S::HeldForReview),
-        (S::Application, E::Reject, S::Rejected),
         (S::HeldForReview, E::Release, S::Approved),
         (S::HeldForReview, E::Reject, S::Rejected),
         (S::Approved, E::StartProduction, S::InProduction),
@@ -573,6 +576,25 @@ mod tests {
         assert!(S::Stolen.apply(E::Destroy).is_err());
         // Found again and posted back after its replacement: destroyed.
         assert_eq!(S::Replaced.apply(E::Destroy), Ok(S::Destroyed));
+    }
+
+    #[test]
+    fn renewal_expiry_and_damage_paths() {
+        assert_eq!(
+            run(S::HandedOver, &[E::Renew, E::Revoke, E::Destroy]),
+            S::Destroyed
+        );
+        assert_eq!(run(S::Suspended, &[E::Expire, E::Renew]), S::Renewed);
+        assert_eq!(
+            run(
+                S::Personalised,
+                &[E::Spoil, E::Personalise, E::Insert, E::Spoil]
+            ),
+            S::InProduction
+        );
+        // An application is never stored: nothing but intake's two decisions leave it.
+        let from_application: Vec<_> = S::Application.accepted_events().collect();
+        assert_eq!(from_application, [E::Approve, E::HoldForReview]);
     }
 
     #[test]

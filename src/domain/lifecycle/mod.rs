@@ -10,6 +10,7 @@
 
 pub mod card;
 pub mod piece;
+pub mod succession;
 
 use std::fmt;
 
@@ -17,6 +18,7 @@ use thiserror::Error;
 
 pub use card::{CardEvent, CardState};
 pub use piece::{PieceEvent, PieceState};
+pub use succession::{Step, Supersession};
 
 /// What both machines share, so one error type, one store codec and one audit-log writer serve
 /// them both.
