@@ -10,6 +10,7 @@ use std::process::Command;
 
 use common::TestDb;
 use common::http::{Server, TOKEN, post_json};
+use common::pdf::tool;
 use cqcfab::clock::Clock;
 use cqcfab::domain::lifecycle::CardEvent;
 use serde_json::{Value, json};
@@ -65,31 +66,13 @@ async fn download(server: &Server, request_id: &str, auth: Option<&str>) -> comm
     common::console::request(server.addr, "GET", &path(request_id), &headers, Vec::new()).await
 }
 
-fn tool(name: &str, args: &[&str]) -> String {
-    let out = Command::new(name)
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("{name}: {e} (apt-get install qpdf poppler-utils)"));
-    assert!(
-        out.status.success(),
-        "{name} {args:?}: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
 /// What independent tools read in the PDF: qpdf finds it sound, pdffonts every font
 /// embedded, pdfinfo one A4 page; returns pdftotext's text.
 fn read_pdf(bytes: &[u8], dir: &Path) -> String {
     let file = dir.join("certificate.pdf");
     std::fs::write(&file, bytes).unwrap();
     let f = file.to_str().unwrap();
-    let check = tool("qpdf", &["--check", f]);
-    assert!(
-        check.contains("No syntax or stream encoding errors"),
-        "{check}"
-    );
+    common::pdf::assert_sound_with_fonts_embedded(f);
     let info = tool("pdfinfo", &[f]);
     assert!(info.contains("Pages:           1"), "{info}");
     assert!(info.contains("595.276 x 841.89 pts (A4)"), "{info}");
@@ -97,15 +80,6 @@ fn read_pdf(bytes: &[u8], dir: &Path) -> String {
         info.contains("Title:           Certificat de qualification de conducteur"),
         "{info}"
     );
-    let fonts = tool("pdffonts", &[f]);
-    let rows: Vec<&str> = fonts.lines().skip(2).collect();
-    assert!(rows.len() >= 2, "regular and bold: {fonts}");
-    for row in rows {
-        let cols: Vec<&str> = row.split_whitespace().collect();
-        let n = cols.len();
-        assert_eq!(cols[n - 5], "yes", "embedded: {row}");
-        assert_eq!(cols[n - 4], "yes", "subset: {row}");
-    }
     tool("pdftotext", &["-enc", "UTF-8", f, "-"])
 }
 
@@ -361,19 +335,14 @@ async fn a_released_request_is_established_on_the_day_of_its_release(db: &TestDb
     // 29 November): the certificate is established that day, not on the day of intake.
     db.store.clock().advance(Duration::days(3));
     let card = db.store.card_by_request(&id).await.unwrap().unwrap();
-    let mut tx = db.store.begin().await.unwrap();
-    cqcfab::store::cards::apply(
-        &mut tx,
-        db.store.clock().now_ms(),
-        &card,
-        CardEvent::Release,
+    cqcfab::review::decide(
+        &db.store,
+        &card.card_number,
+        &cqcfab::review::Decision::Release,
         "supervisor",
-        None,
-        json!({}),
     )
     .await
     .unwrap();
-    tx.commit().await.unwrap();
     let page = download(&server, &id, None).await;
     assert_eq!(page.status, 200, "{}", page.body);
     let dir = tempfile::tempdir().unwrap();

@@ -4,10 +4,10 @@
 
 mod common;
 
-use std::process::Command;
 use std::sync::Arc;
 
 use common::golden::assert_close;
+use common::pdf::tool;
 use common::{TestDb, repo_path, valid_fixtures};
 use cqcfab::clock::Clock;
 use cqcfab::intake::{Intake, Submission};
@@ -432,22 +432,6 @@ async fn no_personalisation_ink_falls_on_the_chip_contacts() {
 
 // ---------------------------------------------------------------- independent tools
 
-fn tool(program: &str, args: &[&str]) -> String {
-    let out = Command::new(program)
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| {
-            panic!("{program} is needed for this test (apt-get install poppler-utils qpdf): {e}")
-        });
-    assert!(
-        out.status.success(),
-        "{program} {args:?} failed: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
 /// The ink of the card's data: dark and neutral (the field numbers and the background are
 /// blue, the multilingual title pale).
 fn is_ink(p: &image::Rgb<u8>) -> bool {
@@ -522,23 +506,7 @@ async fn the_proof_passes_poppler_and_qpdf_and_agrees_with_the_bitmaps() {
             );
         }
 
-        let check = tool("qpdf", &["--check", pdf_s]);
-        assert!(
-            check.contains("No syntax or stream encoding errors"),
-            "{check}"
-        );
-
-        let fonts = tool("pdffonts", &[pdf_s]);
-        let rows: Vec<&str> = fonts.lines().skip(2).collect();
-        assert!(rows.len() >= 2, "regular and bold: {fonts}");
-        for row in rows {
-            let cols: Vec<&str> = row.split_whitespace().collect();
-            // name type... encoding emb sub uni object-id gen
-            let n = cols.len();
-            assert_eq!(cols[n - 5], "yes", "embedded: {row}");
-            assert_eq!(cols[n - 4], "yes", "subset: {row}");
-            assert!(cols[0].contains('+'), "a subset font has a tag: {row}");
-        }
+        common::pdf::assert_sound_with_fonts_embedded(pdf_s);
 
         let prefix = dir.path().join(id);
         tool(

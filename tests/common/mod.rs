@@ -7,6 +7,7 @@ pub mod console;
 pub mod golden;
 pub mod hsm;
 pub mod http;
+pub mod pdf;
 pub mod pictures;
 pub mod production;
 pub mod rack;
